@@ -1,0 +1,35 @@
+# Set-up and everyday commands. Everything runs from the project root with DAGSTER_HOME here,
+# so the UI, the schedules and `make run` share one Dagster instance (dagster.yaml).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME := $(CURDIR)
+
+.PHONY: install run test ui sql lint bench clean
+
+$(BIN)/activate:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: set PYTHON=python3.11 (or newer)")'
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+install: $(VENV)/.installed
+
+run: install  ## materialise every asset once and print a summary
+	$(BIN)/python -m pipelines.run
+
+test: install  ## the whole suite, offline
+	$(BIN)/python -m pytest
+
+ui: install  ## Dagster UI and daemon (schedules run) on http://127.0.0.1:3000
+	$(BIN)/dg dev --host 127.0.0.1 --port 3000
+
+lint: install
+	$(BIN)/ruff check pipelines warehouse tests
+
+clean:
+	rm -rf $(VENV) .dagster

@@ -1,0 +1,44 @@
+"""Resources, configured from the environment (see README: ROTATION_* and FRED_API_KEY)."""
+
+
+import os
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from warehouse import settings
+from warehouse.sources.base import Source, open_source
+
+
+class MarketSourceResource(dg.ConfigurableResource):
+    """Which source feeds the warehouse: live services, a folder of files, or the sample."""
+
+    kind: str = "live"
+    files_dir: str | None = None
+    fred_api_key: str | None = None
+    fred_base_url: str | None = None
+
+    def open(self) -> Source:
+        return open_source(self.kind, self.files_dir)
+
+
+def market_source_from_env() -> MarketSourceResource:
+    # FRED_API_KEY stays an EnvVar so its value is resolved at run time and never shown in the UI.
+    key = dg.EnvVar("FRED_API_KEY") if os.environ.get("FRED_API_KEY") else None
+    files = settings.files_dir()
+    return MarketSourceResource(
+        kind=settings.source_kind(),
+        files_dir=str(files) if files else None,
+        fred_api_key=key,
+        fred_base_url=os.environ.get("ROTATION_FRED_BASE_URL"),
+    )
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(
+        resources={
+            "duckdb": DuckDBResource(database=str(settings.warehouse_path())),
+            "market_source": market_source_from_env(),
+        }
+    )
