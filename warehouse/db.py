@@ -43,13 +43,17 @@ class MixedDataError(RuntimeError):
 def claim_flavour(conn: duckdb.DuckDBPyConnection, source: str) -> None:
     """Mark the file as 'sample' or 'real' on its first load and refuse to mix the two later."""
     flavour = "sample" if source == "sample" else "real"
-    row = conn.execute("select value from meta.warehouse_info where key = 'flavour'").fetchone()
+    # fetchall, not fetchone: duckdb 2 refuses register() while a result is left unfinished.
+    rows = conn.execute("select value from meta.warehouse_info where key = 'flavour'").fetchall()
+    row = rows[0] if rows else None
     if row is None:
         conn.execute("insert into meta.warehouse_info values ('flavour', ?)", [flavour])
     elif row[0] != flavour:
-        db = conn.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()
+        db = conn.execute(
+            "select path from duckdb_databases() where database_name = current_database()"
+        ).fetchall()
         raise MixedDataError(
-            f"{db[0] if db else 'this warehouse'} holds {row[0]} data; refusing to load "
+            f"{db[0][0] if db else 'this warehouse'} holds {row[0]} data; refusing to load "
             f"{flavour} rows from the {source!r} source into it. Point ROTATION_WAREHOUSE at "
             "another file (the sample builds into warehouse/sample.duckdb by default)."
         )

@@ -18,8 +18,20 @@ class MarketSourceResource(dg.ConfigurableResource):
     fred_api_key: str | None = None
     fred_base_url: str | None = None
 
-    def open(self) -> Source:
+    def prices(self) -> Source:
         return open_source(self.kind, self.files_dir)
+
+    def rates(self):
+        from warehouse.sources.rates import open_rates_source
+
+        return open_rates_source(
+            self.kind, self.files_dir, api_key=self.fred_api_key, base_url=self.fred_base_url
+        )
+
+    def valuations(self):
+        from warehouse.sources.valuations import open_valuations_source
+
+        return open_valuations_source(self.kind, self.files_dir)
 
 
 def market_source_from_env() -> MarketSourceResource:

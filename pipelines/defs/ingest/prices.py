@@ -57,7 +57,7 @@ def prices_daily(
         return dg.MaterializeResult(metadata={"rows_written": 0, "skipped_reason": reason})
 
     fetch_from = calendar.shift_sessions(sessions[0], -universe.refetch_sessions)
-    source = market_source.open()
+    source = market_source.prices()
     context.log.info(
         f"Fetching {len(universe.tickers)} tickers from the {source.name} source, "
         f"{fetch_from} to {sessions[-1]} ({len(sessions)} sessions + {universe.refetch_sessions} re-fetched)"
