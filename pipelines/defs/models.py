@@ -1,0 +1,95 @@
+"""Every SQL file under sql/ becomes an asset; its upstream assets come from the SQL itself."""
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from pipelines.defs.metadata import WRITER_POOL
+from warehouse import models as sql_models
+from warehouse.db import ensure_schema
+from warehouse.universe import load_universe
+
+CONFIG_KEY = dg.AssetKey(["config", "universe"])
+
+
+def relation_key(relation: str) -> dg.AssetKey:
+    schema, name = relation.split(".", 1)
+    return CONFIG_KEY if schema == "config" else dg.AssetKey([schema, name])
+
+
+@dg.asset(
+    key=CONFIG_KEY,
+    group_name="core",
+    pool=WRITER_POOL,
+    kinds={"duckdb", "toml"},
+    owners=["team:data-engineering"],
+    description=(
+        "The pairs and groups of config/universe.toml and the breadth groups of "
+        "config/models.toml as tables (config.pairs, config.ticker_groups, config.breadth_groups), "
+        "so the SQL models join them instead of repeating tickers."
+    ),
+    automation_condition=dg.AutomationCondition.on_missing() | dg.AutomationCondition.code_version_changed(),
+)
+def universe_config(duckdb: DuckDBResource) -> dg.MaterializeResult:
+    universe = load_universe()
+    with duckdb.get_connection() as conn:
+        ensure_schema(conn)
+        sql_models.write_config_tables(conn, universe, sql_models.load_params())
+    return dg.MaterializeResult(
+        metadata={"pairs": len(universe.pairs), "tickers": len(universe.tickers)}
+    )
+
+
+def model_asset(model: sql_models.Model, params: dict) -> dg.AssetsDefinition:
+    deps = sorted({relation_key(r) for r in model.dependencies(params)}, key=lambda k: k.path)
+    schema = dg.TableSchema(
+        columns=[
+            dg.TableColumn(name, model.column_types.get(name, "unknown").lower(), description=doc)
+            for name, doc in model.columns.items()
+        ]
+    )
+
+    @dg.asset(
+        key=[model.layer, model.name],
+        deps=deps,
+        group_name=model.layer,
+        pool=WRITER_POOL,
+        kinds={"duckdb", "sql"},
+        owners=["team:analytics"],
+        code_version=model.code_version,
+        description=f"{model.description}\n\nBuilt from `{model.path.relative_to(model.path.parents[2])}`.",
+        metadata={
+            "dagster/column_schema": schema,
+            "dagster/table_name": model.relation,
+            "sql_file": dg.MetadataValue.path(str(model.path)),
+        },
+        automation_condition=dg.AutomationCondition.eager(),
+    )
+    def _build(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+        with duckdb.get_connection() as conn:
+            result = sql_models.build(conn, model, params)
+            types = sql_models.column_types(conn, model.relation)
+        metadata = {
+            "dagster/row_count": result.rows,
+            "dagster/column_schema": dg.TableSchema(
+                columns=[
+                    dg.TableColumn(name, types[name].lower(), description=model.columns.get(name))
+                    for name in types
+                ]
+            ),
+        }
+        if result.latest_date is not None:
+            metadata["latest_date"] = str(result.latest_date)
+        for name, value in result.headline.items():
+            metadata[name] = dg.MetadataValue.float(value) if value is not None else dg.MetadataValue.null()
+        context.log.info(f"{model.relation}: {result.rows} rows, latest {result.latest_date}")
+        return dg.MaterializeResult(metadata=metadata)
+
+    return _build
+
+
+@dg.definitions
+def models() -> dg.Definitions:
+    params = sql_models.load_params()
+    return dg.Definitions(
+        assets=[universe_config, *(model_asset(m, params) for m in sql_models.discover())]
+    )

@@ -1,0 +1,26 @@
+/*
+description: >
+  Daily total returns per ticker: each session's adjusted close against the ticker's previous
+  stored session. One row per ticker and session of core.prices_daily.
+date_column: trade_date
+columns:
+  ticker: varchar | Yahoo symbol
+  trade_date: date | NYSE session
+  close: double | raw close of the session
+  adj_close: double | close adjusted for dividends and splits
+  ret_1d: double | adj_close / previous session's adj_close - 1; NULL on the ticker's first session
+headline:
+  rows_latest_session: select count(*) from marts.returns_daily where trade_date = (select max(trade_date) from marts.returns_daily)
+*/
+with prices as (
+    select ticker, trade_date, close, adj_close
+    from core.prices_daily
+)
+
+select
+    ticker,
+    trade_date,
+    close,
+    adj_close,
+    adj_close / lag(adj_close) over (partition by ticker order by trade_date) - 1 as ret_1d
+from prices

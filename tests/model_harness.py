@@ -1,0 +1,45 @@
+"""Build SQL models on small hand-made data, without Dagster."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+
+from warehouse import models as sql_models
+from warehouse.universe import Pair, Universe, load_universe
+
+
+def small_universe(pairs=(("IWM", "SPY"),), groups=None) -> Universe:
+    """A universe with just the given pairs (and groups), for tests."""
+    base = load_universe()
+    groups = groups or {"etfs": tuple(sorted({t for p in pairs for t in p}))}
+    return Universe(
+        path=base.path, history_start=base.history_start, refetch_sessions=10, groups=groups,
+        pairs=tuple(Pair(s, l) for s, l in pairs),
+    )
+
+
+def insert_prices(conn: duckdb.DuckDBPyConnection, rows) -> None:
+    """rows: (ticker, trade_date, close[, adj_close]); open/high/low = close, volume 1000."""
+    full = []
+    for row in rows:
+        ticker, day, close, *rest = row
+        adj = rest[0] if rest else close
+        day = dt.date.fromisoformat(day) if isinstance(day, str) else day
+        full.append((ticker, day, close, close, close, close, adj, 1000.0))
+    conn.executemany(
+        "insert into core.prices_daily values (?, ?, ?, ?, ?, ?, ?, ?, 'sample', now())", full
+    )
+
+
+def run_models(conn, *names, universe: Universe | None = None, **overrides) -> dict:
+    """Build the named models in the order given; returns {name: BuildResult}."""
+    params = sql_models.load_params() | {"_breadth_groups": {}} | overrides
+    sql_models.write_config_tables(conn, universe or small_universe(), params)
+    models = {m.name: m for m in sql_models.discover()}
+    return {name: sql_models.build(conn, models[name], params) for name in names}
+
+
+def rows(conn, sql, *args):
+    return conn.execute(sql, list(args)).fetchall()
