@@ -28,6 +28,9 @@ test: install  ## the whole suite, offline
 ui: install  ## Dagster UI and daemon (schedules run) on http://127.0.0.1:3000
 	$(BIN)/dg dev --host 127.0.0.1 --port 3000
 
+sql: install  ## make sql Q="select ..." : query the read snapshot
+	@$(BIN)/rotation sql "$(Q)"
+
 lint: install
 	$(BIN)/ruff check pipelines warehouse tests
 
