@@ -1,0 +1,69 @@
+"""When things run by themselves (with `make ui`, whose daemon ticks schedules and sensors).
+
+- Prices and valuation snapshots: 18:30 New York, Monday to Friday, after the close has settled;
+  a weekday without an NYSE session is skipped with the holiday named.
+- Rates: every day at 19:00 New York (FRED publishes the previous day's rates through the day).
+- Models, checks, the read snapshot and the reports follow their inputs through declarative
+  automation (each has AutomationCondition.eager()); the automation sensor below evaluates them.
+- A run-failure sensor logs one line per failed run: the place to hook alerts.
+"""
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from pipelines.defs.partitions import monthly_partitions
+from warehouse import calendar
+
+PRICES = dg.AssetKey(["core", "prices_daily"])
+
+prices_job = dg.define_asset_job(
+    "daily_prices",
+    selection=dg.AssetSelection.assets(PRICES),
+    partitions_def=monthly_partitions,
+    description="Loads the current month's bars (and the sessions re-fetched before it).",
+)
+
+
+def session_or_skip(context: dg.ScheduleEvaluationContext) -> dt.date | dg.SkipReason:
+    """The New York date of this tick, or a SkipReason naming the holiday."""
+    day = context.scheduled_execution_time.astimezone(ZoneInfo(calendar.NEW_YORK)).date()
+    if not calendar.is_session(day):
+        reason = f"{day} is not an NYSE session ({calendar.closed_reason(day)}): nothing to load"
+        context.log.info(reason)
+        return dg.SkipReason(reason)
+    return day
+
+
+@dg.schedule(
+    cron_schedule="30 18 * * 1-5",
+    execution_timezone=calendar.NEW_YORK,
+    job=prices_job,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="After each NYSE session: today's bars into core.prices_daily. Holidays are skipped.",
+)
+def prices_after_close(context: dg.ScheduleEvaluationContext):
+    day = session_or_skip(context)
+    if isinstance(day, dg.SkipReason):
+        return day
+    return dg.RunRequest(run_key=f"prices-{day}", partition_key=day.replace(day=1).isoformat())
+
+
+@dg.run_failure_sensor(
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Logs one line per failed run (job, run id, the error): hook alerts here.",
+)
+def report_run_failure(context: dg.RunFailureSensorContext):
+    run = context.dagster_run
+    message = context.failure_event.message or "no message"
+    context.log.error(f"RUN FAILED: job={run.job_name} run_id={run.run_id} error={message.splitlines()[0]}")
+
+
+automation = dg.AutomationConditionSensorDefinition(
+    "follow_inputs",
+    target=dg.AssetSelection.all(),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=60,
+    description="Builds models, checks, the read snapshot and the reports after their inputs change.",
+)
