@@ -1,0 +1,49 @@
+"""Charts and the dashboard page, rendered after the marts they show."""
+
+from pathlib import Path
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from warehouse import models as sql_models
+from warehouse import reports
+from warehouse.snapshot import open_for_reading
+
+SHOWN = ["relative_strength", "valuation_gap", "fed_policy", "rrg", "breadth", "rotation_dashboard"]
+
+
+@dg.asset(
+    key=["reports", "rotation_charts"],
+    deps=[
+        dg.AssetKey(["reports", "read_snapshot"]),
+        *(dg.AssetKey(["marts", m.name]) for m in sql_models.discover() if m.name in SHOWN),
+    ],
+    group_name="reports",
+    kinds={"python", "html"},
+    owners=["team:analytics"],
+    automation_condition=dg.AutomationCondition.eager(),
+    description=(
+        "PNG charts under warehouse/reports/ (relative strength with its averages, the valuation "
+        "discount, the Fed target range with the cuts, an RRG scatter with tails, breadth) and "
+        "index.html showing them with the rotation dashboard. The images are embedded here too."
+    ),
+)
+def rotation_charts(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+    folder = Path(duckdb.database).parent / "reports"
+    # Reads the published snapshot, read-only: the report never takes the writer's lock.
+    conn, path = open_for_reading(Path(duckdb.database))
+    context.log.info(f"Rendering from {path}")
+    with conn:
+        report = reports.render(conn, folder)
+        dashboard = reports.dashboard_table(conn)
+    for name, why in report.skipped.items():
+        context.log.warning(f"chart {name} not rendered: {why}")
+    metadata = {
+        "page": dg.MetadataValue.path(str(report.page)),
+        "charts_rendered": len(report.charts),
+    }
+    if dashboard is not None:
+        metadata["dashboard"] = dg.MetadataValue.md(reports.markdown_table(dashboard))
+    for name, path in report.charts.items():
+        metadata[f"chart_{name}"] = dg.MetadataValue.md(reports.embedded_markdown(path, name))
+    return dg.MaterializeResult(metadata=metadata)
