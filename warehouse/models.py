@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -27,7 +28,6 @@ from warehouse.universe import Universe
 LAYERS = ("staging", "marts")
 HEADER = re.compile(r"^\s*/\*(.*?)\*/", re.S)
 PARAM = re.compile(r"\{\{\s*(\w+)\s*\}\}")
-RELATION = re.compile(r"^(\w+)\.(\w+)")
 DECLARED = re.compile(r"^([a-zA-Z][\w ()\[\],]*?)\s*\|\s*(.+)$")
 
 
@@ -69,16 +69,31 @@ class Model:
         return PARAM.sub(value, self.body)
 
     def dependencies(self, params: dict) -> set[str]:
-        """The schema-qualified relations the SQL reads, e.g. {'core.prices_daily'}."""
-        try:
-            names = duckdb.get_table_names(self.render(params), qualified=True)
-        except duckdb.Error as exc:
-            raise ModelError(f"{self.path}: DuckDB cannot parse this model: {exc}") from exc
-        out = set()
-        for name in names:
-            if m := RELATION.match(name.strip()):
-                out.add(f"{m[1]}.{m[2]}")
-        return out
+        """The schema-qualified relations the SQL reads, e.g. {'core.prices_daily'}.
+
+        Read from DuckDB's own parse tree (json_serialize_sql), which needs no binding: the
+        tables need not exist yet, and every join type (ASOF included) is understood.
+        """
+        with duckdb.connect() as conn:
+            tree = json.loads(
+                conn.execute("select json_serialize_sql(?)", [self.render(params)]).fetchall()[0][0]
+            )
+        if tree.get("error"):
+            raise ModelError(f"{self.path}: DuckDB cannot parse this model: {tree.get('error_message')}")
+        found: set[str] = set()
+
+        def walk(node) -> None:
+            if isinstance(node, dict):
+                if node.get("type") == "BASE_TABLE" and node.get("schema_name"):
+                    found.add(f"{node['schema_name']}.{node['table_name']}")
+                for value in node.values():
+                    walk(value)
+            elif isinstance(node, list):
+                for value in node:
+                    walk(value)
+
+        walk(tree)
+        return found
 
 
 def parse_model(path: Path, layer: str) -> Model:
@@ -172,10 +187,16 @@ def build(conn: duckdb.DuckDBPyConnection, model: Model, params: dict) -> BuildR
     try:
         with transaction(conn):
             conn.execute(f"create schema if not exists {model.layer}")
-            if kind == "table":
-                conn.execute(f"drop view if exists {model.relation}")
-            else:
-                conn.execute(f"drop table if exists {model.relation}")
+            # A model that changed from view to table (or back) replaces the other kind.
+            other = "view" if kind == "table" else "table"
+            catalog = "duckdb_views()" if other == "view" else "duckdb_tables()"
+            name = "view_name" if other == "view" else "table_name"
+            exists = conn.execute(
+                f"select count(*) from {catalog} where schema_name = ? and {name} = ?",
+                [model.layer, model.name],
+            ).fetchall()[0][0]
+            if exists:
+                conn.execute(f"drop {other} {model.relation}")
             conn.execute(f"create or replace {kind} {model.relation} as\n{sql}")
             actual = [r[0] for r in conn.execute(f"describe {model.relation}").fetchall()]
             undocumented = [c for c in actual if c not in model.columns]
@@ -201,3 +222,25 @@ def build(conn: duckdb.DuckDBPyConnection, model: Model, params: dict) -> BuildR
 
 def column_types(conn: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
     return {r[0]: r[1] for r in conn.execute(f"describe {relation}").fetchall()}
+
+
+def in_build_order(models: list[Model], params: dict) -> list[Model]:
+    """Models sorted so that each comes after the models it reads."""
+    by_relation = {m.relation: m for m in models}
+    done: list[Model] = []
+    seen: set[str] = set()
+
+    def visit(model: Model, path: tuple[str, ...]) -> None:
+        if model.relation in seen:
+            return
+        if model.relation in path:
+            raise ModelError(f"{model.path}: models read each other in a cycle: {' -> '.join(path)}")
+        for dep in sorted(model.dependencies(params)):
+            if dep in by_relation:
+                visit(by_relation[dep], (*path, model.relation))
+        seen.add(model.relation)
+        done.append(model)
+
+    for model in models:
+        visit(model, ())
+    return done

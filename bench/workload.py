@@ -1,0 +1,74 @@
+"""The benchmark's synthetic universe: N tickers over Y years of NYSE sessions, from the sample."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import tomllib
+from pathlib import Path
+
+import pyarrow as pa
+
+from warehouse import calendar
+from warehouse.sources.sample import SampleSource
+from warehouse.universe import load_universe
+
+BASE = ["^RUT", "^GSPC", "IWM", "SPY", "QQQ", "IJR", "RSP"]
+
+
+def member(i: int) -> str:
+    return f"M{i:04d}"
+
+
+def tickers(n: int) -> list[str]:
+    return BASE + [member(i) for i in range(max(0, n - len(BASE)))]
+
+
+def date_range(years: int) -> tuple[dt.date, dt.date]:
+    end = calendar.last_completed_session()
+    start = calendar.shift_sessions(end, -252 * years)
+    return start, end
+
+
+def generate(n: int, years: int, end: dt.date | None = None) -> pa.Table:
+    """All bars as one Arrow table (the loader's input), built ticker by ticker."""
+    start, last = date_range(years)
+    end = end or last
+    source = SampleSource(start=start)
+    parts = []
+    for frame in source.iter_bars(tickers(n), start, end):
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        parts.append(table.set_column(1, "trade_date", table["trade_date"].cast(pa.date32())))
+    return pa.concat_tables(parts)
+
+
+def next_session_bars(n: int, years: int, day: dt.date) -> pa.Table:
+    """One more session for every ticker (the incremental phase's new data)."""
+    start, _ = date_range(years)
+    source = SampleSource(start=start)
+    parts = []
+    for frame in source.iter_bars(tickers(n), day, day):
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        parts.append(table.set_column(1, "trade_date", table["trade_date"].cast(pa.date32())))
+    return pa.concat_tables(parts)
+
+
+def write_config(folder: Path, n: int) -> Path:
+    """A config folder whose universe is the benchmark's tickers; breadth over all members."""
+    folder.mkdir(parents=True, exist_ok=True)
+    members = [t for t in tickers(n) if t.startswith("M")]
+    universe = load_universe()
+    pairs = "\n".join(f'[[pairs]]\nsmall = "{p.small}"\nlarge = "{p.large}"\n' for p in universe.pairs)
+    (folder / "universe.toml").write_text(
+        f'[history]\nstart = "1990-01-02"\n\n[prices.groups]\n'
+        f"indices = {BASE[:2]!r}\netfs = {BASE[2:]!r}\nmembers = {members!r}\n\n{pairs}".replace("'", '"')
+    )
+    source_models = universe.path.parent / "models.toml"
+    text = source_models.read_text()
+    raw = tomllib.loads(text)
+    lines = [ln for ln in text.splitlines() if not ln.startswith(tuple(raw.get("breadth", {}).get("groups", {})))]
+    (folder / "models.toml").write_text("\n".join(lines).replace(
+        "[breadth.groups]", '[breadth.groups]\nsmall_caps = "members"\nsectors = "etfs"') + "\n")
+    for extra in universe.path.parent.glob("*.csv"):
+        shutil.copy(extra, folder / extra.name)
+    return folder
