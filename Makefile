@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)
 
-.PHONY: install run test ui sql lint bench clean
+.PHONY: install run test ui sql docs lint bench clean
 
 $(BIN)/activate:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: set PYTHON=python3.11 (or newer)")'
@@ -30,6 +30,9 @@ ui: install  ## Dagster UI and daemon (schedules run) on http://127.0.0.1:3000
 
 sql: install  ## make sql Q="select ..." : query the read snapshot
 	@$(BIN)/rotation sql "$(Q)"
+
+docs: install  ## regenerate docs/data-dictionary.md from the column docs
+	$(BIN)/python -m warehouse.dictionary
 
 lint: install
 	$(BIN)/ruff check pipelines warehouse tests

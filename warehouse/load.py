@@ -65,15 +65,18 @@ def upsert(
     quarantine with the batch, so a load reports everything it did not take.
     """
     now = now or dt.datetime.now(dt.UTC)
-    columns = [*spec.key, *spec.values]
+    # `source` may be part of a table's key (one figure from several sources); it is then not a
+    # column of `rows` but the value given here, stamped on every row like in any other table.
+    row_key = tuple(k for k in spec.key if k != "source")
+    columns = [*row_key, *spec.values]
     table = rows if isinstance(rows, pa.Table) else pa.Table.from_pandas(rows, preserve_index=False)
     missing = [c for c in columns if c not in table.column_names]
     if missing:
         raise ValueError(f"rows for {spec.name} lack the columns {missing}")
     table = table.select(columns)
     result = LoadResult(spec.name)
-    key_sql = ", ".join(spec.key)
-    key_text = " || ' ' || ".join(f"coalesce(cast({k} as varchar), 'NULL')" for k in spec.key)
+    key_sql = ", ".join(row_key)
+    key_text = " || ' ' || ".join(f"coalesce(cast({k} as varchar), 'NULL')" for k in row_key)
 
     with transaction(conn):
         claim_flavour(conn, source)
@@ -90,7 +93,7 @@ def upsert(
                 "the same key appears more than once in this batch with different values",
                 f"({key_sql}) in (select {key_sql} from _stage group by all having count(*) > 1)",
             ),
-            ("a key column is NULL", " or ".join(f"{k} is null" for k in spec.key)),
+            ("a key column is NULL", " or ".join(f"{k} is null" for k in row_key)),
         ]
         case = " ".join(f"when {pred} then '{reason}'" for reason, pred in reasons)
         conn.execute(
@@ -148,7 +151,7 @@ def upsert(
             f"""
             insert into {spec.name} ({", ".join(columns)}, source, loaded_at)
             select {", ".join(columns)}, ?, ? from _checked where _reason is null
-            on conflict ({key_sql}) do update set {assignments}
+            on conflict ({", ".join(spec.key)}) do update set {assignments}
             where {excluded_differs}
             """,
             [source, now],

@@ -1,8 +1,9 @@
 """SQL models: one file in sql/<layer>/ builds the relation <layer>.<file name>.
 
 A model file starts with a block comment holding YAML: its description, its columns (each with a
-description), the column that carries its date, and optional headline queries whose numeric
-result is reported on every build. The SQL after it may use {{ param }} for values from
+description), the column that carries its date, optional headline queries whose numeric
+result is reported on every build, and optional key_metrics (columns the asset checks require to
+be non-NULL on the latest date once their window is full). The SQL after it may use {{ param }} for values from
 config/models.toml. Dependencies are read from the SQL by DuckDB's own parser, so adding a model
 is adding a file.
 """
@@ -47,6 +48,8 @@ class Model:
     date_column: str | None = None
     materialized: str = "table"
     headline: dict[str, str] = field(default_factory=dict)
+    # Columns that must not be NULL on the latest date once their window is full (asset checks).
+    key_metrics: tuple[str, ...] = ()
 
     @property
     def relation(self) -> str:
@@ -116,6 +119,9 @@ def parse_model(path: Path, layer: str) -> Model:
             types[str(name)] = m[1].upper()
             doc = m[2]
         columns[str(name)] = doc
+    key_metrics = meta.get("key_metrics") or []
+    if not isinstance(key_metrics, list) or any(str(k) not in columns for k in key_metrics):
+        raise ModelError(f"{path}: key_metrics must be a list of the header's columns, got {key_metrics!r}")
     return Model(
         layer=layer,
         name=path.stem,
@@ -127,6 +133,7 @@ def parse_model(path: Path, layer: str) -> Model:
         date_column=meta.get("date_column"),
         materialized=meta.get("materialized", "view" if layer == "staging" else "table"),
         headline={str(k): str(v) for k, v in (meta.get("headline") or {}).items()},
+        key_metrics=tuple(str(k) for k in key_metrics),
     )
 
 

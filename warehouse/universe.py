@@ -42,6 +42,7 @@ class Universe:
     groups: dict[str, tuple[str, ...]]
     pairs: tuple[Pair, ...]
     rate_series: tuple[str, ...] = ()
+    revision_days: int = 30  # [rates]: days re-fetched before each series' last stored date
     valuation_tickers: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
 
@@ -138,6 +139,11 @@ def _parse(raw: dict, path: Path) -> Universe:
     rate_series = _symbol_list(
         path, "[rates] series", raw.get("rates", {}).get("series", []), SERIES_ID, "series id"
     )
+    revision_days = raw.get("rates", {}).get("revision_days", 30)
+    if isinstance(revision_days, bool) or not isinstance(revision_days, int) or not 0 <= revision_days <= 3660:
+        raise _fail(
+            path, f"[rates] revision_days must be a whole number of days from 0 to 3660, got {revision_days!r}"
+        )
     valuation_tickers = _symbol_list(
         path,
         "[valuations] tickers",
@@ -153,6 +159,7 @@ def _parse(raw: dict, path: Path) -> Universe:
         groups=groups,
         pairs=tuple(pairs),
         rate_series=tuple(rate_series),
+        revision_days=revision_days,
         valuation_tickers=tuple(valuation_tickers),
         extra={k: v for k, v in raw.items() if k not in known},
     )

@@ -62,7 +62,10 @@ def model_asset(model: sql_models.Model, params: dict) -> dg.AssetsDefinition:
             "dagster/table_name": model.relation,
             "sql_file": dg.MetadataValue.path(str(model.path)),
         },
-        automation_condition=dg.AutomationCondition.eager(),
+        # Not built from data that failed a blocking check upstream (pipelines/defs/checks/).
+        automation_condition=(
+            dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+        ),
     )
     def _build(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
         with duckdb.get_connection() as conn:

@@ -3,6 +3,7 @@ description: >
   Daily total returns per ticker: each session's adjusted close against the ticker's previous
   stored session. One row per ticker and session of core.prices_daily.
 date_column: trade_date
+key_metrics: [ret_1d]
 columns:
   ticker: varchar | Yahoo symbol
   trade_date: date | NYSE session

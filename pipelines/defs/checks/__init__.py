@@ -1,0 +1,1 @@
+"""Asset checks per domain; the check logic lives in warehouse/checks/."""

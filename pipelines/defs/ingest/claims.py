@@ -1,0 +1,58 @@
+"""The shipped list of published claims (config/claims.csv) into core.published_claims."""
+
+import hashlib
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from pipelines.defs.metadata import WRITER_POOL, table_metadata
+from warehouse.claims import ClaimsError, default_path, load_claims
+from warehouse.db import ensure_schema
+
+
+def claims_version() -> str:
+    """A new code version whenever the file changes, so an edit shows (and re-runs) the asset."""
+    path = default_path()
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.exists() else "missing"
+
+
+@dg.asset(
+    key=["core", "published_claims"],
+    group_name="ingest",
+    pool=WRITER_POOL,
+    kinds={"duckdb", "csv"},
+    owners=["team:analytics"],
+    tags={"domain": "claims"},
+    code_version=claims_version(),
+    metadata={
+        **table_metadata("core.published_claims"),
+        "file": dg.MetadataValue.path(str(default_path())),
+    },
+    automation_condition=dg.AutomationCondition.on_missing()
+    | dg.AutomationCondition.code_version_changed(),
+    description=(
+        "Published claims about the rotation (closes, returns, streaks, the Fed's target, the "
+        "valuation discount), each with its publisher, the dates it refers to, the claimed "
+        "value and a tolerance, from config/claims.csv (edited by hand; a bad row is refused "
+        "with its line and nothing is loaded). Replaced whole on every load; marts.claims "
+        "checks them against the data."
+    ),
+)
+def published_claims(
+    context: dg.AssetExecutionContext, duckdb: DuckDBResource
+) -> dg.MaterializeResult:
+    try:
+        with duckdb.get_connection() as conn:
+            ensure_schema(conn)
+            rows = load_claims(conn)
+            metrics = dict(
+                conn.execute(
+                    "select metric, count(*) from core.published_claims group by 1 order by 1"
+                ).fetchall()
+            )
+    except ClaimsError as exc:
+        raise dg.Failure(description=str(exc)) from exc
+    context.log.info(f"{rows} published claims loaded from {default_path()}")
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": rows, "claims_by_metric": dg.MetadataValue.json(metrics)}
+    )

@@ -1,0 +1,109 @@
+/*
+description: >
+  Market breadth per configured group ([breadth.groups] in config/models.toml, as
+  config.breadth_groups; by default the sector ETFs as 'sectors' and the rotation stocks as
+  'small_caps') and session: how many members rose and fell, the share trading above their own
+  moving averages, new highs and lows, and the cumulative advance/decline line. One row per group
+  and date on which at least one member has a bar. Every window counts the member's own stored
+  sessions and a member whose window is not yet full is left out of that measure. Prices are the
+  raw close (split- but not dividend-adjusted), as a chart shows them; daily moves are ret_1d of
+  marts.returns_daily (total return against the member's previous stored session).
+date_column: trade_date
+columns:
+  group_name: varchar | breadth group, from [breadth.groups] in config/models.toml
+  trade_date: date | session
+  members: bigint | members of the group with a bar that session
+  advancers: bigint | members whose ret_1d that session is > 0
+  decliners: bigint | members whose ret_1d that session is < 0
+  share_advancing: double | advancers / members with a ret_1d that session (0-1); NULL when none has one
+  share_above_sma50: double | share (0-1) of members whose close is above their own simple average of close over their last breadth_sma_short (50) sessions including this one, among members with that many sessions; NULL when none has
+  share_above_sma200: double | the same against the breadth_sma_long (200) session average; NULL when no member has that many sessions
+  new_highs_252d: bigint | members whose close is the highest of their last breadth_high_window (252) sessions including this one (ties count), among members with that many sessions; 0 when none has
+  new_lows_252d: bigint | members whose close is the lowest of their last breadth_high_window (252) sessions including this one (ties count), among members with that many sessions; 0 when none has
+  ad_line: bigint | advance/decline line - cumulative sum of advancers - decliners over the group's dates up to and including this one
+key_metrics: [share_advancing, share_above_sma50, share_above_sma200]
+headline:
+  small_caps_share_above_sma50: select share_above_sma50 from marts.breadth where group_name = 'small_caps' order by trade_date desc limit 1
+  sectors_share_above_sma50: select share_above_sma50 from marts.breadth where group_name = 'sectors' order by trade_date desc limit 1
+*/
+-- a ticker listed twice in a group (a list with a repeat) must count once
+with members as (
+    select distinct group_name, ticker
+    from config.breadth_groups
+),
+
+-- the windows are computed once per ticker, whatever the number of groups it belongs to, and
+-- only for tickers some group reads
+bars as (
+    select ticker, trade_date, close, ret_1d
+    from marts.returns_daily
+    where ticker in (select ticker from members)
+),
+
+member_windows as (
+    select
+        ticker,
+        trade_date,
+        close,
+        ret_1d,
+        row_number() over by_session as session_no,
+        avg(close) over (by_session rows between {{ breadth_sma_short }} - 1 preceding and current row)
+            as sma_short,
+        avg(close) over (by_session rows between {{ breadth_sma_long }} - 1 preceding and current row)
+            as sma_long,
+        max(close) over (by_session rows between {{ breadth_high_window }} - 1 preceding and current row)
+            as high_close,
+        min(close) over (by_session rows between {{ breadth_high_window }} - 1 preceding and current row)
+            as low_close
+    from bars
+    window by_session as (partition by ticker order by trade_date)
+),
+
+-- per member and session: NULL where the window is not full, so the group's shares only count
+-- members that have the history the measure needs
+member_flags as (
+    select
+        ticker,
+        trade_date,
+        ret_1d,
+        case when session_no >= {{ breadth_sma_short }} then close > sma_short end as above_sma_short,
+        case when session_no >= {{ breadth_sma_long }} then close > sma_long end as above_sma_long,
+        case when session_no >= {{ breadth_high_window }} then close >= high_close end as new_high,
+        case when session_no >= {{ breadth_high_window }} then close <= low_close end as new_low
+    from member_windows
+),
+
+daily as (
+    select
+        members.group_name,
+        member_flags.trade_date,
+        count(*) as members,
+        count(*) filter (where member_flags.ret_1d > 0) as advancers,
+        count(*) filter (where member_flags.ret_1d < 0) as decliners,
+        count(member_flags.ret_1d) as members_with_return,
+        avg(member_flags.above_sma_short::integer) as share_above_sma50,
+        avg(member_flags.above_sma_long::integer) as share_above_sma200,
+        count(*) filter (where member_flags.new_high) as new_highs_252d,
+        count(*) filter (where member_flags.new_low) as new_lows_252d
+    from member_flags
+    inner join members
+        on member_flags.ticker = members.ticker
+    group by members.group_name, member_flags.trade_date
+)
+
+select
+    group_name,
+    trade_date,
+    members,
+    advancers,
+    decliners,
+    advancers / nullif(members_with_return, 0) as share_advancing,
+    share_above_sma50,
+    share_above_sma200,
+    new_highs_252d,
+    new_lows_252d,
+    sum(advancers - decliners) over (
+        partition by group_name order by trade_date rows between unbounded preceding and current row
+    )::bigint as ad_line
+from daily
+order by group_name, trade_date

@@ -1,0 +1,78 @@
+/*
+description: >
+  Record highs, rolling highs and the distance from the record per ticker and session, from raw
+  closes (a record is a price level, not a total return), plus whether the session's daily return
+  is the best or worst of the recent sessions. Windows count the ticker's own rows and come from
+  config/models.toml (high_window, extreme_day_window); the column names carry their default
+  lengths. The ticker's first stored row is not a record high: there is nothing to beat, and
+  counting it would make the start of the stored history look like a breakout. It still sets
+  record_close. One row per ticker and session of marts.returns_daily.
+date_column: trade_date
+key_metrics: [record_close, high_252d, pct_from_record]
+columns:
+  ticker: varchar | Yahoo symbol
+  trade_date: date | NYSE session
+  close: double | raw close of the session
+  is_record_high: boolean | close above every earlier stored close of the ticker; false on its first row
+  last_record_date: date | the latest record-high session on or before this one; NULL before the first record
+  record_close: double | the highest close so far, this session included
+  high_252d: double | the highest close of the last high_window (default 252) sessions including this one; NULL until full
+  pct_from_record: double | close / record_close - 1; 0 on a new high, negative below it
+  is_worst_day_126d: boolean | ret_1d is the lowest of the last extreme_day_window (default 126) sessions' ret_1d including this one; NULL until that many ret_1d exist
+  is_best_day_126d: boolean | ret_1d is the highest of the last extreme_day_window (default 126) sessions' ret_1d including this one; NULL until that many ret_1d exist
+headline:
+  rut_pct_from_record: select pct_from_record from marts.highs_drawdowns where ticker = '^RUT' order by trade_date desc limit 1
+*/
+with returns as (
+    select ticker, trade_date, close, ret_1d
+    from marts.returns_daily
+),
+
+running as (
+    select
+        ticker,
+        trade_date,
+        close,
+        ret_1d,
+        -- NULL on the first row, so the first row is no record (coalesce below)
+        max(close) over (
+            partition by ticker order by trade_date rows between unbounded preceding and 1 preceding
+        ) as previous_record_close,
+        count(close) over high_window as high_window_n,
+        max(close) over high_window as high_window_max,
+        count(ret_1d) over extreme_window as extreme_window_n,
+        min(ret_1d) over extreme_window as extreme_window_min,
+        max(ret_1d) over extreme_window as extreme_window_max
+    from returns
+    window
+        high_window as (
+            partition by ticker order by trade_date rows between {{ high_window }} - 1 preceding and current row
+        ),
+        extreme_window as (
+            partition by ticker order by trade_date rows between {{ extreme_day_window }} - 1 preceding and current row
+        )
+),
+
+records as (
+    select
+        *,
+        coalesce(close > previous_record_close, false) as is_record_high,
+        -- greatest skips the NULL of the first row; one running max is cheaper than two
+        greatest(close, previous_record_close) as record_close
+    from running
+)
+
+select
+    ticker,
+    trade_date,
+    close,
+    is_record_high,
+    max(case when is_record_high then trade_date end) over (
+        partition by ticker order by trade_date rows between unbounded preceding and current row
+    ) as last_record_date,
+    record_close,
+    case when high_window_n = {{ high_window }} then high_window_max end as high_252d,
+    close / record_close - 1 as pct_from_record,
+    case when extreme_window_n = {{ extreme_day_window }} then ret_1d = extreme_window_min end as is_worst_day_126d,
+    case when extreme_window_n = {{ extreme_day_window }} then ret_1d = extreme_window_max end as is_best_day_126d
+from records

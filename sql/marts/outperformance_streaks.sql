@@ -1,0 +1,83 @@
+/*
+description: >
+  Daily small-vs-large contests of every universe pair on its common dates (sessions where both
+  tickers have a row), and the running streak of sessions the small side has won. Returns are
+  taken between consecutive common dates from adjusted closes. A tie is not a win. The first
+  common date has no returns, so small_beats is NULL and the streak 0 there. One row per pair and
+  common date.
+date_column: trade_date
+key_metrics: [small_ret, large_ret, small_beats, streak]
+columns:
+  pair: varchar | the pair, small/large, e.g. IWM/SPY
+  small: varchar | the small-cap ticker of the pair
+  large: varchar | the large-cap ticker of the pair
+  trade_date: date | a session on which both tickers have a row
+  small_ret: double | small adj_close / its adj_close on the previous common date - 1; NULL on the first common date
+  large_ret: double | large adj_close / its adj_close on the previous common date - 1; NULL on the first common date
+  small_beats: boolean | small_ret > large_ret; NULL on the first common date
+  streak: bigint | consecutive common dates up to and including this one on which small beat large; 0 when it did not
+headline:
+  iwm_spy_streak: select streak from marts.outperformance_streaks where pair = 'IWM/SPY' order by trade_date desc limit 1
+  rut_gspc_streak: select streak from marts.outperformance_streaks where pair = '^RUT/^GSPC' order by trade_date desc limit 1
+*/
+with pairs as (
+    select pair, small, large
+    from config.pairs
+),
+
+returns as (
+    select ticker, trade_date, adj_close
+    from marts.returns_daily
+),
+
+common_dates as (
+    select
+        pairs.pair,
+        pairs.small,
+        pairs.large,
+        small_side.trade_date,
+        small_side.adj_close as small_adj_close,
+        large_side.adj_close as large_adj_close
+    from pairs
+    inner join returns as small_side
+        on small_side.ticker = pairs.small
+    inner join returns as large_side
+        on large_side.ticker = pairs.large and large_side.trade_date = small_side.trade_date
+),
+
+contests as (
+    select
+        pair,
+        small,
+        large,
+        trade_date,
+        small_adj_close / lag(small_adj_close) over common - 1 as small_ret,
+        large_adj_close / lag(large_adj_close) over common - 1 as large_ret
+    from common_dates
+    window common as (partition by pair order by trade_date)
+),
+
+islands as (
+    -- Gaps and islands: every session small did not win (including the first, undecided one)
+    -- opens a new island; the wins that follow it belong to that island.
+    select
+        *,
+        small_ret > large_ret as small_beats,
+        sum(case when small_ret > large_ret then 0 else 1 end)
+            over (partition by pair order by trade_date rows between unbounded preceding and current row)
+            as island
+    from contests
+)
+
+select
+    pair,
+    small,
+    large,
+    trade_date,
+    small_ret,
+    large_ret,
+    small_beats,
+    -- the island's opening row is the non-win, so the wins so far are the rows after it
+    count(*) over (partition by pair, island order by trade_date rows between unbounded preceding and current row) - 1
+        as streak
+from islands

@@ -1,0 +1,5 @@
+"""Data-quality checks as plain functions over a DuckDB connection (Dagster wiring: pipelines/defs/checks/)."""
+
+from warehouse.checks.base import MAX_ROWS, CheckOutcome, markdown_table
+
+__all__ = ["MAX_ROWS", "CheckOutcome", "markdown_table"]

@@ -1,0 +1,135 @@
+"""The thresholds of the checks, from config/checks.toml.
+
+Each [<domain>.<check>] table holds keyword arguments of one check function (warehouse/checks/
+<domain>.py); a key the file does not set keeps the function's default. A key that is no threshold
+of that check, or a value of the wrong type, is refused with the file's path and the key's name.
+"""
+
+from __future__ import annotations
+
+import inspect
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from warehouse import settings
+
+# Keyword arguments that are inputs of a check, not thresholds: never read from the file.
+NOT_THRESHOLDS = {"table", "reference", "now", "tickers", "series", "model", "inputs", "exempt", "today"}
+
+
+class ChecksConfigError(ValueError):
+    """config/checks.toml cannot be used; the message names the file and the key."""
+
+
+def default_path() -> Path:
+    return settings.config_dir() / "checks.toml"
+
+
+def registry() -> dict[str, Callable]:
+    """'<domain>.<check>' -> the check function whose thresholds that table sets."""
+    from warehouse.checks import prices, rates, valuations
+
+    out = {}
+    for domain, module in (("prices", prices), ("rates", rates), ("valuations", valuations)):
+        for name in module.CHECKS:
+            out[f"{domain}.{name}"] = getattr(module, name)
+    return out
+
+
+# [marts] is read by the generated model checks, not by one function.
+MARTS_DEFAULTS: dict[str, Any] = {
+    "input_dates": {},  # core table -> the column holding its date
+    "input_filters": {},  # model -> {input relation -> SQL predicate}
+    "latest_date_exempt": {},  # model -> why its latest date is not its inputs'
+}
+
+
+def thresholds_of(fn: Callable) -> dict[str, Any]:
+    """The keyword arguments of a check that the file may set, with their defaults."""
+    return {
+        name: p.default
+        for name, p in inspect.signature(fn).parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in NOT_THRESHOLDS
+        and p.default is not inspect.Parameter.empty
+    }
+
+
+def _type_ok(default: Any, value: Any) -> bool:
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(default, str):
+        return isinstance(value, str)
+    if isinstance(default, Mapping):
+        return isinstance(value, Mapping)
+    if isinstance(default, Sequence):
+        return isinstance(value, list | tuple)
+    return True
+
+
+def _convert(default: Any, value: Any) -> Any:
+    if isinstance(default, float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(default, tuple | list) and not isinstance(default, str):
+        return tuple(value)
+    if isinstance(default, Mapping):
+        return dict(value)
+    return value
+
+
+@lru_cache(maxsize=8)
+def _load(path: Path, mtime: float) -> dict[str, dict[str, Any]]:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raw = {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ChecksConfigError(f"{path}: cannot read the check thresholds: {exc}") from exc
+    functions = registry()
+    out: dict[str, dict[str, Any]] = {key: thresholds_of(fn) for key, fn in functions.items()}
+    out["marts"] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in MARTS_DEFAULTS.items()}
+    for domain, tables in raw.items():
+        if not isinstance(tables, dict):
+            raise ChecksConfigError(f"{path}: {domain} must be a table like [{domain}.<check>]")
+        if domain == "marts":
+            for key, value in tables.items():
+                if key not in MARTS_DEFAULTS:
+                    raise ChecksConfigError(
+                        f"{path}: [marts] {key} is not a setting; use one of {', '.join(MARTS_DEFAULTS)}"
+                    )
+                if not isinstance(value, dict):
+                    raise ChecksConfigError(f"{path}: [marts] {key} must be a table")
+                out["marts"][key] = value
+            continue
+        for check, values in tables.items():
+            key = f"{domain}.{check}"
+            if key not in functions:
+                known = ", ".join(sorted(functions))
+                raise ChecksConfigError(f"{path}: [{key}] is not a check; the checks are {known}")
+            if not isinstance(values, dict):
+                raise ChecksConfigError(f"{path}: [{key}] must be a table of thresholds")
+            defaults = thresholds_of(functions[key])
+            for name, value in values.items():
+                if name not in defaults:
+                    allowed = ", ".join(defaults) or "none"
+                    raise ChecksConfigError(f"{path}: [{key}] {name} is not a threshold of this check ({allowed})")
+                if not _type_ok(defaults[name], value):
+                    raise ChecksConfigError(
+                        f"{path}: [{key}] {name} = {value!r} has the wrong type; expected one like {defaults[name]!r}"
+                    )
+                out[key][name] = _convert(defaults[name], value)
+    return out
+
+
+def load_config(path: Path | None = None) -> dict[str, dict[str, Any]]:
+    """{'prices.outliers': {'vol_multiple': 10.0, ...}, ..., 'marts': {...}}: every check's thresholds."""
+    path = Path(path or default_path())
+    mtime = path.stat().st_mtime if path.exists() else 0.0
+    loaded = _load(path, mtime)
+    return {k: dict(v) for k, v in loaded.items()}

@@ -1,0 +1,439 @@
+"""Checks on core.prices_daily: integrity, the NYSE calendar, freshness, stale bars, outliers,
+ETF-index tracking and the adjustment factor.
+
+Each function reads the table and returns a CheckOutcome; thresholds are keyword arguments whose
+values come from config/checks.toml ([prices.<check>]).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping, Sequence
+from fractions import Fraction
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from warehouse import calendar
+from warehouse.checks.base import CheckOutcome, failing_rows, missing_table, plural, sql_literal, table_exists
+
+TABLE = "core.prices_daily"
+CHECKS = ("integrity", "completeness", "freshness", "stale_bars", "outliers", "tracking", "adjustment")
+BAR = "ticker, trade_date, open, high, low, close, adj_close, volume"
+
+
+def integrity(conn: duckdb.DuckDBPyConnection, *, ohlc_tolerance: float = 0.001, table: str = TABLE) -> CheckOutcome:
+    """One row per (ticker, trade_date); close and adj_close present and positive; OHLC consistent
+    (low <= min(open, close) <= max(open, close) <= high, within `ohlc_tolerance` relative);
+    volume not negative. A NULL open, high or low (a close-only source) is not an error."""
+    name = "prices_integrity"
+    if not table_exists(conn, table):
+        return missing_table(name, table)
+    tol = float(ohlc_tolerance)
+    problems = {
+        "duplicated_key": "n > 1",
+        "null_key": "ticker is null or trade_date is null",
+        "bad_close": "close is null or not isfinite(close) or close <= 0",
+        "bad_adj_close": "adj_close is null or not isfinite(adj_close) or adj_close <= 0",
+        "high_below_low": "high < low",
+        "low_above_open_close": f"low > least(open, close) * (1 + {tol!r})",
+        "high_below_open_close": f"high < greatest(open, close) * (1 - {tol!r})",
+        "negative_volume": "volume < 0",
+    }
+    texts = {
+        "duplicated_key": "'(ticker, trade_date) stored ' || n || ' times'",
+        "null_key": "'NULL in the key'",
+        "bad_close": "case when close is null then 'close is NULL' else 'close is not positive' end",
+        "bad_adj_close": "case when adj_close is null then 'adj_close is NULL' else 'adj_close is not positive' end",
+        "high_below_low": "'high below low (inverted)'",
+        "low_above_open_close": "'low above min(open, close)'",
+        "high_below_open_close": "'high below max(open, close)'",
+        "negative_volume": "'negative volume'",
+    }
+    base = f"(select *, count(*) over (partition by ticker, trade_date) as n from {table}) as t"
+    problem = "concat_ws('; ', " + ", ".join(f"case when {p} then {texts[k]} end" for k, p in problems.items()) + ")"
+    sql = f"select {BAR}, {problem} as problem from {base} where {' or '.join(f'({p})' for p in problems.values())}"
+    total, columns, rows = failing_rows(conn, sql, order_by="ticker, trade_date")
+    counts = dict(
+        zip(
+            problems,
+            conn.execute(
+                "select " + ", ".join(f"count(*) filter (where {p})" for p in problems.values()) + f" from {base}"
+            ).fetchall()[0],
+            strict=True,
+        )
+    )
+    counts = {k: int(v) for k, v in counts.items()}
+    found = [f"{v} {k.replace('_', ' ')}" for k, v in counts.items() if v]
+    summary = "every row is unique, positive and consistent" if not total else (
+        f"{plural(total, 'row')} fail integrity: " + ", ".join(found)
+    )
+    return CheckOutcome(name, total == 0, summary, columns, rows, total, counts)
+
+
+def _session_table(conn: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date) -> None:
+    cal_first = calendar.nyse().first_session.date()
+    days = calendar.sessions(max(first, cal_first), last)
+    conn.execute("create or replace temp table _nyse_sessions (session date primary key)")
+    if days:
+        frame = pa.table({"session": pa.array(days, type=pa.date32())})
+        conn.register("_nyse_sessions_in", frame)
+        try:
+            conn.execute("insert into _nyse_sessions select session from _nyse_sessions_in")
+        finally:
+            conn.unregister("_nyse_sessions_in")
+
+
+def completeness(conn: duckdb.DuckDBPyConnection, *, table: str = TABLE) -> CheckOutcome:
+    """Every NYSE session between a ticker's first and last stored date has a row (holidays and
+    early closes as exchange_calendars' XNYS knows them), and no row falls on a non-session."""
+    name = "prices_calendar_complete"
+    if not table_exists(conn, table):
+        return missing_table(name, table)
+    first, last = conn.execute(f"select min(trade_date), max(trade_date) from {table}").fetchall()[0]
+    if first is None:
+        return CheckOutcome(name, True, f"{table} is empty: nothing to compare with the calendar")
+    cal_first = calendar.nyse().first_session.date()
+    _session_table(conn, first, last)
+    try:
+        sql = f"""
+            with spans as (
+                select ticker, min(trade_date) as first_date, max(trade_date) as last_date
+                from {table} group by ticker
+            ),
+            missing as (
+                select spans.ticker, s.session as trade_date, 'missing session' as problem
+                from spans join _nyse_sessions s on s.session between spans.first_date and spans.last_date
+                where not exists (
+                    select 1 from {table} t where t.ticker = spans.ticker and t.trade_date = s.session
+                )
+            ),
+            extra as (
+                select ticker, trade_date, 'row on a non-session' as problem
+                from {table}
+                where trade_date >= {sql_literal(cal_first)}
+                  and trade_date not in (select session from _nyse_sessions)
+            )
+            select * from missing union all select * from extra
+        """
+        total, columns, rows = failing_rows(conn, sql, order_by="ticker, trade_date")
+        missing, extra, gappy = conn.execute(
+            f"select count(*) filter (where problem = 'missing session'), "
+            f"count(*) filter (where problem <> 'missing session'), "
+            f"count(distinct ticker) filter (where problem = 'missing session') from ({sql})"
+        ).fetchall()[0]
+    finally:
+        conn.execute("drop table if exists _nyse_sessions")
+    # Name the closure of a row on a non-session: 'Good Friday', 'weekend', ...
+    rows = [
+        (t, d, p if p == "missing session" else f"row on a non-session ({calendar.closed_reason(d)})")
+        for t, d, p in rows
+    ]
+    counts = {"missing_sessions": int(missing), "rows_on_non_sessions": int(extra), "tickers_with_gaps": int(gappy)}
+    summary = (
+        f"every ticker has every NYSE session from its first to its last stored date ({first} .. {last})"
+        if not total
+        else f"{plural(int(missing), 'missing session')} ({plural(int(gappy), 'ticker')}), "
+        f"{plural(int(extra), 'row')} on non-sessions"
+    )
+    return CheckOutcome(name, total == 0, summary, columns, rows, total, counts)
+
+
+def freshness(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    max_lag_sessions: int = 0,
+    tickers: Sequence[str] | None = None,
+    now: pd.Timestamp | None = None,
+    table: str = TABLE,
+) -> CheckOutcome:
+    """Each ticker's latest stored session is the last NYSE session that has closed (and settled)
+    at `now`, New York time, give or take `max_lag_sessions`. A ticker of `tickers` with no row at
+    all lags too; a bar for a session that had not closed at `now` is named as well."""
+    name = "prices_fresh"
+    if not table_exists(conn, table):
+        return missing_table(name, table)
+    expected = calendar.last_completed_session(now)
+    latest = dict(conn.execute(f"select ticker, max(trade_date) from {table} group by ticker").fetchall())
+    names = sorted(set(tickers) if tickers is not None else set(latest))
+    problems = []
+    for ticker in names:
+        last = latest.get(ticker)
+        if last is None:
+            problems.append((ticker, None, expected, None, "no rows stored"))
+        elif last < expected:
+            behind = len(calendar.sessions(last + dt.timedelta(days=1), expected))
+            if behind > max_lag_sessions:
+                problems.append((ticker, last, expected, behind, f"{plural(behind, 'session')} behind"))
+        elif last > expected:
+            ahead = len(calendar.sessions(expected + dt.timedelta(days=1), last))
+            problems.append((ticker, last, expected, -ahead, "bar of a session that has not closed yet"))
+    stamp = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
+    counts = {
+        "expected_session": str(expected),
+        "checked_at_new_york": stamp.tz_convert(calendar.NEW_YORK).strftime("%Y-%m-%d %H:%M %Z"),
+        "tickers_checked": len(names),
+        "tickers_lagging": len(problems),
+        "latest_stored_session": str(max(latest.values())) if latest else None,
+    }
+    columns = ["ticker", "latest_session", "expected_session", "sessions_behind", "problem"]
+    summary = (
+        f"all {len(names)} tickers are at the last completed NYSE session, {expected}"
+        if not problems
+        else f"{plural(len(problems), 'ticker')} not at the last completed NYSE session {expected}: "
+        + ", ".join(p[0] for p in problems[:10])
+        + (" ..." if len(problems) > 10 else "")
+    )
+    return CheckOutcome(name, not problems, summary, columns, problems[:20], len(problems), counts)
+
+
+def stale_bars(conn: duckdb.DuckDBPyConnection, *, min_sessions: int = 3, table: str = TABLE) -> CheckOutcome:
+    """No run of `min_sessions` or more consecutive stored sessions of a ticker with an identical
+    bar (open, high, low, close): a source repeating its last bar instead of publishing new ones."""
+    name = "prices_no_stale_bars"
+    if not table_exists(conn, table):
+        return missing_table(name, table)
+    sql = f"""
+        with marked as (
+            select ticker, trade_date, open, high, low, close,
+                   open is not distinct from lag(open) over w
+                   and high is not distinct from lag(high) over w
+                   and low is not distinct from lag(low) over w
+                   and close = lag(close) over w as repeats
+            from {table}
+            window w as (partition by ticker order by trade_date)
+        ),
+        runs as (
+            select *, sum(case when repeats then 0 else 1 end)
+                over (partition by ticker order by trade_date rows unbounded preceding) as run_id
+            from marked
+        )
+        select ticker, min(trade_date) as first_session, max(trade_date) as last_session,
+               count(*) as sessions, any_value(open) as open, any_value(high) as high,
+               any_value(low) as low, any_value(close) as close
+        from runs group by ticker, run_id having count(*) >= {int(min_sessions)}
+    """
+    total, columns, rows = failing_rows(conn, sql, order_by="ticker, first_session")
+    repeated = conn.execute(f"select coalesce(sum(sessions - 1), 0) from ({sql})").fetchall()[0][0]
+    summary = (
+        f"no bar repeats over {min_sessions} or more sessions"
+        if not total
+        else f"{plural(total, 'run')} of an identical bar over {min_sessions}+ sessions "
+        f"({plural(int(repeated), 'repeated bar')})"
+    )
+    return CheckOutcome(name, total == 0, summary, columns, rows, total, {"repeated_bars": int(repeated)})
+
+
+ACCEPTED = re.compile(r"^(?:(\S+)\s+)?(\d{4}-\d{2}-\d{2})$")
+
+
+def _accepted(accepted: Sequence[str]) -> tuple[list[dt.date], list[tuple[str, dt.date]]]:
+    days, pairs = [], []
+    for item in accepted:
+        m = ACCEPTED.match(str(item).strip())
+        if not m:
+            raise ValueError(f"accepted outlier {item!r}: write 'YYYY-MM-DD' or 'TICKER YYYY-MM-DD'")
+        day = dt.date.fromisoformat(m[2])
+        (pairs.append((m[1], day)) if m[1] else days.append(day))
+    return days, pairs
+
+
+def outliers(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    vol_multiple: float = 10.0,
+    vol_window: int = 63,
+    min_periods: int = 20,
+    max_abs_return: float = 0.25,
+    lookback_sessions: int = 63,
+    accepted: Sequence[str] = (),
+    table: str = TABLE,
+) -> CheckOutcome:
+    """Daily returns of adj_close (so a split in the raw close is no jump) beyond `vol_multiple`
+    times the ticker's volatility over the previous `vol_window` returns (once `min_periods` exist),
+    or beyond `max_abs_return`. Only each ticker's last `lookback_sessions` sessions are judged
+    (0: all); `accepted` lists moves known to be real ('YYYY-MM-DD' or 'TICKER YYYY-MM-DD')."""
+    name = "prices_outliers"
+    if not table_exists(conn, table):
+        return missing_table(name, table)
+    days, pairs = _accepted(accepted)
+    day_list = "[" + ", ".join(sql_literal(d) for d in days) + "]::date[]"
+    pair_list = " or ".join(f"(ticker = {sql_literal(t)} and trade_date = {sql_literal(d)})" for t, d in pairs) or "false"
+    window = f"rows between {int(vol_window)} preceding and 1 preceding"
+    sql = f"""
+        with returns as (
+            select ticker, trade_date, close, adj_close,
+                   lag(trade_date) over w as previous_session,
+                   adj_close / lag(adj_close) over w - 1 as ret,
+                   row_number() over (partition by ticker order by trade_date desc) as from_end
+            from {table}
+            where adj_close > 0
+            window w as (partition by ticker order by trade_date)
+        ),
+        judged as (
+            select *, stddev_samp(ret) over v as vol, count(ret) over v as vol_n
+            from returns
+            window v as (partition by ticker order by trade_date {window})
+        )
+        select ticker, previous_session, trade_date, adj_close, ret as daily_return, vol as rolling_vol,
+               ret / nullif(vol, 0) as vol_multiple,
+               case when abs(ret) > {float(max_abs_return)!r} then 'beyond ' || {sql_literal(f"{max_abs_return:.0%}")}
+                    else 'beyond {float(vol_multiple):g}x rolling volatility' end as problem
+        from judged
+        where ret is not null
+          and (abs(ret) > {float(max_abs_return)!r}
+               or (vol_n >= {int(min_periods)} and vol > 0 and abs(ret) > {float(vol_multiple)!r} * vol))
+          and ({int(lookback_sessions)} = 0 or from_end <= {int(lookback_sessions)})
+          and not list_contains({day_list}, trade_date)
+          and not ({pair_list})
+    """
+    total, columns, rows = failing_rows(conn, sql, order_by="abs(daily_return) desc, ticker, trade_date")
+    scope = "all sessions" if not lookback_sessions else f"the last {lookback_sessions} sessions of each ticker"
+    summary = (
+        f"no daily return beyond {vol_multiple:g}x its volatility or {max_abs_return:.0%} in {scope}"
+        if not total
+        else f"{plural(total, 'daily return')} beyond {vol_multiple:g}x volatility or {max_abs_return:.0%} in {scope}"
+    )
+    return CheckOutcome(name, total == 0, summary, columns, rows, total, {"accepted_moves": len(accepted)})
+
+
+DEFAULT_PAIRS = {"IWM": "^RUT", "SPY": "^GSPC", "QQQ": "^NDX", "IJR": "^SP600"}
+
+
+def tracking(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    pairs: Mapping[str, str] = DEFAULT_PAIRS,
+    max_gap: float = 0.01,
+    lookback_sessions: int = 252,
+    table: str = TABLE,
+) -> CheckOutcome:
+    """Each ETF's daily return (adj_close) against its index's on their common sessions: a gap
+    above `max_gap` (0.01 = one percentage point) is named. Judges the last `lookback_sessions`
+    common sessions of each pair (0: all)."""
+    name = "prices_etf_tracks_index"
+    if not table_exists(conn, table):
+        return missing_table(name, table)
+    present = {t for (t,) in conn.execute(f"select distinct ticker from {table}").fetchall()}
+    checked = {etf: index for etf, index in pairs.items() if etf in present and index in present}
+    unchecked = sorted(f"{etf}/{index}" for etf, index in pairs.items() if etf not in checked)
+    counts = {"pairs_checked": len(checked), "pairs_without_data": ", ".join(unchecked) or "none"}
+    if not checked:
+        return CheckOutcome(name, True, "no ETF of the configured pairs has data with its index", counts=counts)
+    values = ", ".join(f"({sql_literal(e)}, {sql_literal(i)})" for e, i in sorted(checked.items()))
+    sql = f"""
+        with pairs(etf, index_ticker) as (values {values}),
+        joined as (
+            select pairs.etf, pairs.index_ticker, e.trade_date, e.adj_close as etf_close, i.adj_close as index_close
+            from pairs
+            join {table} e on e.ticker = pairs.etf
+            join {table} i on i.ticker = pairs.index_ticker and i.trade_date = e.trade_date
+        ),
+        returns as (
+            select etf, index_ticker, lag(trade_date) over w as previous_session, trade_date,
+                   etf_close / lag(etf_close) over w - 1 as etf_return,
+                   index_close / lag(index_close) over w - 1 as index_return,
+                   row_number() over (partition by etf, index_ticker order by trade_date desc) as from_end
+            from joined
+            window w as (partition by etf, index_ticker order by trade_date)
+        )
+        select etf, index_ticker, previous_session, trade_date, etf_return, index_return,
+               etf_return - index_return as gap
+        from returns
+        where abs(etf_return - index_return) > {float(max_gap)!r}
+          and ({int(lookback_sessions)} = 0 or from_end <= {int(lookback_sessions)})
+    """
+    total, columns, rows = failing_rows(conn, sql, order_by="trade_date desc, etf")
+    scope = "all common sessions" if not lookback_sessions else f"the last {lookback_sessions} common sessions"
+    summary = (
+        f"{plural(len(checked), 'ETF')} track their index within {max_gap:.2%} a day over {scope}"
+        if not total
+        else f"{plural(total, 'session')} where an ETF's return differs from its index's by more "
+        f"than {max_gap:.2%} ({scope})"
+    )
+    return CheckOutcome(name, total == 0, summary, columns, rows, total, counts)
+
+
+def _split_ratios(max_denominator: int = 4, max_ratio: int = 100) -> list[float]:
+    """Ratios n/m a split (or, inverted, a reverse split) can have: 2, 3, 3/2, 5/4, 10, 20, ..."""
+    out = {
+        Fraction(n, m)
+        for m in range(1, max_denominator + 1)
+        for n in range(m + 1, max_ratio * m + 1)
+        if Fraction(n, m) >= Fraction(5, 4)
+    }
+    return sorted(float(f) for f in out)
+
+
+def adjustment(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    tolerance: float = 0.0005,
+    max_dividend: float = 0.10,
+    max_events_per_year: int = 13,
+    split_tolerance: float = 0.01,
+    table: str = TABLE,
+) -> CheckOutcome:
+    """adj_close / close may change only on plausible dividend or split days. Going from one stored
+    session to the next, the ratio is unchanged (within `tolerance`, rounding), rises by at most
+    `max_dividend` (an ex-dividend day: earlier prices are scaled down), or moves by a split ratio
+    (2, 3, 3/2, 10, ... or its inverse, within `split_tolerance`). A fall, a rise that is neither,
+    or more than `max_events_per_year` dividend-like changes in a year (a drifting factor) fail."""
+    name = "prices_adjustment_plausible"
+    if not table_exists(conn, table):
+        return missing_table(name, table)
+    ratios = "[" + ", ".join(repr(r) for r in _split_ratios()) + "]::double[]"
+    tol, split_tol = float(tolerance), float(split_tolerance)
+    sql = f"""
+        with factors as (
+            select ticker, trade_date, close, adj_close, adj_close / close as ratio
+            from {table}
+            where close > 0 and adj_close > 0
+        ),
+        changes as (
+            select ticker, lag(trade_date) over w as previous_session, trade_date,
+                   lag(ratio) over w as previous_ratio, ratio
+            from factors
+            window w as (partition by ticker order by trade_date)
+        ),
+        events as (
+            select *, ratio / previous_ratio - 1 as change,
+                   ratio / previous_ratio > 1 and ratio / previous_ratio <= 1 + {float(max_dividend)!r} as dividend_like,
+                   len(list_filter({ratios}, lambda r: abs(ratio / previous_ratio / r - 1) <= {split_tol!r}
+                                             or abs(ratio / previous_ratio * r - 1) <= {split_tol!r})) > 0 as split_like
+            from changes
+            where previous_ratio is not null and abs(ratio / previous_ratio - 1) > {tol!r}
+        ),
+        judged as (
+            select *, count(*) filter (where dividend_like)
+                over (partition by ticker, year(trade_date)) as dividends_in_year
+            from events
+        )
+        select ticker, previous_session, trade_date, previous_ratio, ratio, change,
+               case when dividend_like and dividends_in_year > {int(max_events_per_year)}
+                        then dividends_in_year || ' dividend-like changes in ' || year(trade_date)
+                             || ' (more than {int(max_events_per_year)}): a drifting factor'
+                    when change < 0 then 'adj_close / close fell: not a dividend, not a split ratio'
+                    else 'adj_close / close rose by more than a dividend and not by a split ratio' end as problem
+        from judged
+        where not split_like
+          and (not dividend_like or dividends_in_year > {int(max_events_per_year)})
+    """
+    total, columns, rows = failing_rows(conn, sql, order_by="ticker, trade_date")
+    events = conn.execute(
+        f"""
+        with f as (select ticker, trade_date, adj_close / close as ratio from {table} where close > 0 and adj_close > 0),
+        c as (select ratio / lag(ratio) over (partition by ticker order by trade_date) - 1 as change from f)
+        select count(*) filter (where abs(change) > {tol!r}) from c
+        """
+    ).fetchall()[0][0]
+    counts = {"factor_changes": int(events), "implausible_changes": total}
+    summary = (
+        f"all {plural(int(events), 'change')} of adj_close / close are dividend- or split-shaped"
+        if not total
+        else f"{plural(total, 'change')} of adj_close / close on no plausible dividend or split day"
+    )
+    return CheckOutcome(name, total == 0, summary, columns, rows, total, counts)

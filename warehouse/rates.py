@@ -1,0 +1,356 @@
+"""FRED series into core.rates_daily, and the policy-rate tables derived from them.
+
+- `load_rates` upserts a source's observations (warehouse.load: staged, validated, idempotent).
+- `fetch_starts` makes runs incremental: each series from its last stored date minus a revision
+  window, so values FRED revised lately are corrected without fetching whole histories.
+- `rebuild_policy_rate_daily` and `rebuild_fomc_decisions` rebuild the derived tables with SQL,
+  each in one transaction, so a reader never sees half a table.
+- `load_fomc_reference` replaces core.fomc_reference with the shipped, hand-edited file;
+  `compare_decisions` says where the derived decisions and the reference disagree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from warehouse.db import transaction
+from warehouse.fomc_reference import read_reference
+from warehouse.load import LoadResult, TableSpec, upsert
+from warehouse.sources.rates import RATE_COLUMNS, RateBatch
+
+RATES = TableSpec(
+    name="core.rates_daily",
+    key=("series_id", "obs_date"),
+    values=("value",),
+    rules=(("value is NULL or not a finite number", "value is null or not isfinite(value)"),),
+)
+
+# The policy-rate history starts here; DFEDTAR observations before it only set its first day.
+POLICY_SINCE = dt.date(1990, 1, 1)
+SINGLE_TARGET, RANGE_LOWER, RANGE_UPPER, EFFECTIVE = "DFEDTAR", "DFEDTARL", "DFEDTARU", "DFF"
+POLICY_SERIES = (SINGLE_TARGET, RANGE_LOWER, RANGE_UPPER, EFFECTIVE)
+
+
+@dataclass
+class RatesLoad:
+    result: LoadResult
+    series_loaded: list[str]
+    series_failed: dict[str, str]
+    missing_values: int  # published as '.' or empty: skipped, never stored
+    first_date: dt.date | None
+    last_date: dt.date | None
+    notes: list[str] = field(default_factory=list)
+    retry_may_help: set[str] = field(default_factory=set)  # failed on something transient
+
+
+def load_rates(
+    conn: duckdb.DuckDBPyConnection,
+    batch: RateBatch,
+    *,
+    source: str,
+    run_id: str | None = None,
+    now: dt.datetime | None = None,
+) -> RatesLoad:
+    observations = batch.observations[RATE_COLUMNS]
+    result = upsert(
+        conn, RATES, observations, source=source, run_id=run_id, rejects=batch.rejects, now=now
+    )
+    dates = observations["obs_date"]
+    return RatesLoad(
+        result=result,
+        series_loaded=sorted(observations["series_id"].unique().tolist()),
+        series_failed=dict(sorted(batch.failed.items())),
+        missing_values=batch.missing_count,
+        first_date=dates.min() if len(dates) else None,
+        last_date=dates.max() if len(dates) else None,
+        notes=list(batch.notes),
+        retry_may_help=set(batch.retry_may_help),
+    )
+
+
+def last_observations(conn: duckdb.DuckDBPyConnection, series: Sequence[str]) -> dict[str, dt.date]:
+    rows = conn.execute(
+        "select series_id, max(obs_date) from core.rates_daily where series_id in "
+        "(select unnest(?::varchar[])) group by 1",
+        [list(series)],
+    ).fetchall()
+    return dict(rows)
+
+
+def fetch_starts(
+    conn: duckdb.DuckDBPyConnection, series: Sequence[str], revision_days: int
+) -> dict[str, dt.date | None]:
+    """Per series, the first date to fetch: its last stored date minus the revision window, or
+    None (the whole history) for a series never loaded."""
+    last = last_observations(conn, series)
+    window = dt.timedelta(days=revision_days)
+    return {s: (last[s] - window if s in last else None) for s in series}
+
+
+POLICY_SQL = f"""
+create or replace temp table _policy as
+with single as (
+    select obs_date, value as lower_bound, value as upper_bound, 'single' as target_kind
+    from core.rates_daily
+    where series_id = '{SINGLE_TARGET}'
+),
+ranged as (
+    select lo.obs_date, lo.value as lower_bound, up.value as upper_bound, 'range' as target_kind
+    from core.rates_daily lo
+    join core.rates_daily up on up.series_id = '{RANGE_UPPER}' and up.obs_date = lo.obs_date
+    where lo.series_id = '{RANGE_LOWER}'
+),
+-- Once the range exists it is the target: a DFEDTAR value after its start would be stale.
+observed as (
+    select * from single
+    where obs_date < coalesce((select min(obs_date) from ranged), date '9999-12-31')
+    union all
+    select * from ranged
+),
+calendar as (
+    select cast(unnest(generate_series(
+        greatest(cast(? as date), (select min(obs_date) from observed)),
+        (select max(obs_date) from observed),
+        interval 1 day)) as date) as calendar_date
+),
+-- The target in force on a day is the latest observation on or before it: a day FRED skipped
+-- keeps the target of the day before, so a change is still dated on the day it took effect.
+targets as (
+    select c.calendar_date, o.lower_bound, o.upper_bound, o.target_kind
+    from calendar c
+    asof join observed o on c.calendar_date >= o.obs_date
+),
+effective as (
+    select obs_date, value from core.rates_daily where series_id = '{EFFECTIVE}'
+)
+select
+    t.calendar_date,
+    t.lower_bound as target_lower,
+    t.upper_bound as target_upper,
+    (t.lower_bound + t.upper_bound) / 2 as target_mid,
+    t.target_kind,
+    e.value as effective,
+    e.value between t.lower_bound and t.upper_bound as effective_in_range,
+    round((e.value - (t.lower_bound + t.upper_bound) / 2) * 100, 2) as effective_spread_bp
+from targets t
+left join effective e on e.obs_date = t.calendar_date
+order by t.calendar_date
+"""
+
+DECISIONS_SQL = """
+create or replace temp table _decisions as
+with steps as (
+    select
+        calendar_date,
+        target_lower,
+        target_upper,
+        target_mid,
+        target_kind,
+        lag(target_lower) over by_day as previous_lower,
+        lag(target_upper) over by_day as previous_upper,
+        lag(target_mid) over by_day as previous_mid
+    from core.policy_rate_daily
+    window by_day as (order by calendar_date)
+),
+changes as (
+    select
+        calendar_date as effective_date,
+        target_lower,
+        target_upper,
+        previous_lower,
+        previous_upper,
+        cast(round((target_upper - previous_upper) * 100) as integer) as change_bp,
+        -- by the midpoint, so the 2008 switch from a point to a range reads as the cut it was
+        case when target_mid > previous_mid then 'hike' else 'cut' end as direction,
+        target_kind
+    from steps
+    where previous_upper is not null
+      and (target_lower <> previous_lower or target_upper <> previous_upper)
+),
+numbered as (
+    select *,
+        -- a new run starts at every change of direction
+        sum(case when direction is distinct from previous_direction then 1 else 0 end)
+            over (order by effective_date) as run_number
+    from (
+        select *, lag(direction) over (order by effective_date) as previous_direction
+        from changes
+    )
+)
+select
+    effective_date, target_lower, target_upper, previous_lower, previous_upper, change_bp,
+    direction,
+    min(effective_date) over (partition by run_number) as cycle_start,
+    target_kind
+from numbered
+order by effective_date
+"""
+
+
+def rebuild_policy_rate_daily(
+    conn: duckdb.DuckDBPyConnection, since: dt.date = POLICY_SINCE
+) -> int:
+    """Replace core.policy_rate_daily from core.rates_daily, in one transaction; its row count."""
+    with transaction(conn):
+        conn.execute(POLICY_SQL, [since])
+        conn.execute("delete from core.policy_rate_daily")
+        conn.execute("insert into core.policy_rate_daily by name select * from _policy")
+        conn.execute("drop table _policy")
+        return conn.execute("select count(*) from core.policy_rate_daily").fetchone()[0]
+
+
+def rebuild_fomc_decisions(conn: duckdb.DuckDBPyConnection) -> int:
+    """Replace core.fomc_decisions from core.policy_rate_daily in one transaction; its row count."""
+    with transaction(conn):
+        conn.execute(DECISIONS_SQL)
+        conn.execute("delete from core.fomc_decisions")
+        conn.execute("insert into core.fomc_decisions by name select * from _decisions")
+        conn.execute("drop table _decisions")
+        return conn.execute("select count(*) from core.fomc_decisions").fetchone()[0]
+
+
+def load_fomc_reference(conn: duckdb.DuckDBPyConnection, path: Path | None = None) -> int:
+    """Replace core.fomc_reference with the file (config/fomc_decisions.csv by default).
+
+    Not through `upsert`: the file is configuration, not source data, and a row deleted from it
+    must disappear from the table, which an upsert never does. Every row is checked first
+    (ReferenceError names each bad line), so a bad file leaves the table as it was.
+    """
+    decisions = read_reference(path)
+    frame = pd.DataFrame(
+        {
+            "effective_date": [d.effective_date for d in decisions],
+            "target_lower": [d.target_lower for d in decisions],
+            "target_upper": [d.target_upper for d in decisions],
+            "change_bp": [d.change_bp for d in decisions],
+            "notes": [d.notes or None for d in decisions],
+            "line_number": [d.line for d in decisions],
+        }
+    )
+    with transaction(conn):
+        conn.execute("delete from core.fomc_reference")
+        conn.register("_reference", frame)
+        try:
+            conn.execute("insert into core.fomc_reference by name select * from _reference")
+        finally:
+            conn.unregister("_reference")
+    return len(frame)
+
+
+@dataclass
+class DecisionComparison:
+    compared_from: dt.date | None  # the span of core.policy_rate_daily: only there can FRED
+    compared_until: dt.date | None  # confirm or deny a reference row
+    agreed: int = 0
+    mismatches: list[str] = field(default_factory=list)  # the two disagree: one of them is wrong
+    not_in_reference: list[str] = field(default_factory=list)  # newer than the file: add a row
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches
+
+
+def _bounds(lower: float, upper: float) -> str:
+    return f"{lower:.2f}" if lower == upper else f"{lower:.2f}-{upper:.2f}"
+
+
+def compare_decisions(
+    conn: duckdb.DuckDBPyConnection, reference_name: str = "config/fomc_decisions.csv"
+) -> DecisionComparison:
+    """Where core.fomc_decisions (derived from FRED) and core.fomc_reference (published) differ."""
+    first, last = conn.execute(
+        "select min(calendar_date), max(calendar_date) from core.policy_rate_daily"
+    ).fetchone()
+    comparison = DecisionComparison(first, last)
+    if first is None:
+        return comparison
+    latest_reference = conn.execute(
+        "select max(effective_date) from core.fomc_reference"
+    ).fetchone()[0]
+    rows = conn.execute(
+        """
+        select coalesce(d.effective_date, r.effective_date) as effective_date,
+               d.target_lower, d.target_upper, d.change_bp,
+               r.target_lower, r.target_upper, r.change_bp, r.line_number
+        from core.fomc_decisions d
+        full join core.fomc_reference r on r.effective_date = d.effective_date
+        -- a change on the first day of the history cannot be seen: there is no day before it
+        where coalesce(d.effective_date, r.effective_date) > ?
+          and coalesce(d.effective_date, r.effective_date) <= ?
+        order by 1
+        """,
+        [first, last],
+    ).fetchall()
+    for day, d_lower, d_upper, d_change, r_lower, r_upper, r_change, line in rows:
+        where = f"{reference_name} line {line}"
+        if d_lower is None:
+            comparison.mismatches.append(
+                f"{day}: {where} has a change to {_bounds(r_lower, r_upper)}, but FRED's target "
+                "series show no change that day"
+            )
+        elif r_lower is None:
+            target = (
+                comparison.not_in_reference
+                if latest_reference is None or day > latest_reference
+                else comparison.mismatches
+            )
+            target.append(
+                f"{day}: FRED's target series change to {_bounds(d_lower, d_upper)} "
+                f"({d_change:+d} bp), "
+                f"but {reference_name} has no row for that day"
+            )
+        elif abs(d_lower - r_lower) > 1e-9 or abs(d_upper - r_upper) > 1e-9 or d_change != r_change:
+            comparison.mismatches.append(
+                f"{day}: FRED's target series give {_bounds(d_lower, d_upper)} ({d_change:+d} bp), "
+                f"{where} says {_bounds(r_lower, r_upper)} ({r_change:+d} bp)"
+            )
+        else:
+            comparison.agreed += 1
+    return comparison
+
+
+def latest_policy(conn: duckdb.DuckDBPyConnection) -> dict | None:
+    """The last day of core.policy_rate_daily, and the latest effective rate with its date."""
+    row = conn.execute(
+        """
+        select calendar_date, target_lower, target_upper, target_mid, target_kind
+        from core.policy_rate_daily order by calendar_date desc limit 1
+        """
+    ).fetchone()
+    if row is None:
+        return None
+    effective = conn.execute(
+        """
+        select calendar_date, effective, effective_in_range from core.policy_rate_daily
+        where effective is not null order by calendar_date desc limit 1
+        """
+    ).fetchone()
+    keys = ("date", "target_lower", "target_upper", "target_mid", "target_kind")
+    out = dict(zip(keys, row, strict=True))
+    out["effective_date"], out["effective"], out["effective_in_range"] = effective or (
+        None,
+        None,
+        None,
+    )
+    return out
+
+
+def latest_easing_cycle(conn: duckdb.DuckDBPyConnection) -> list[tuple[dt.date, int, float, float]]:
+    """(effective date, change in bp, new lower, new upper) of each cut of the latest easing
+    cycle: the run of cuts that started after the last hike."""
+    return conn.execute(
+        """
+        select effective_date, change_bp, target_lower, target_upper
+        from core.fomc_decisions
+        where cycle_start = (
+            select max(cycle_start) from core.fomc_decisions where direction = 'cut'
+        )
+        order by effective_date
+        """
+    ).fetchall()
