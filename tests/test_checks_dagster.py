@@ -45,7 +45,9 @@ def mart_asset(project_env):
 def resources(db, kind="sample", files_dir=None):
     return {
         "duckdb": DuckDBResource(database=str(db)),
-        "market_source": MarketSourceResource(kind=kind, files_dir=str(files_dir) if files_dir else None),
+        "market_source": MarketSourceResource(
+            kind=kind, files_dir=str(files_dir) if files_dir else None
+        ),
     }
 
 
@@ -71,18 +73,29 @@ def evaluations(result):
 
 
 def materialized(result):
-    return {e.event_specific_data.materialization.asset_key for e in result.get_asset_materialization_events()}
+    return {
+        e.event_specific_data.materialization.asset_key
+        for e in result.get_asset_materialization_events()
+    }
 
 
 def test_the_checks_run_with_the_prices_materialisation(prices_asset, checks_def, project_env):
     db = project_env / "wh.duckdb"
-    result = dg.materialize([prices_asset, checks_def], partition_key=PARTITION, resources=resources(db))
+    result = dg.materialize(
+        [prices_asset, checks_def], partition_key=PARTITION, resources=resources(db)
+    )
     assert result.success
     got = evaluations(result)
     assert set(got) == {
-        "prices_integrity", "schema_matches_ddl", "prices_calendar_complete", "prices_fresh",
-        "prices_no_stale_bars", "prices_outliers", "prices_etf_tracks_index",
-        "prices_adjustment_plausible", "no_rows_quarantined",
+        "prices_integrity",
+        "schema_matches_ddl",
+        "prices_calendar_complete",
+        "prices_fresh",
+        "prices_no_stale_bars",
+        "prices_outliers",
+        "prices_etf_tracks_index",
+        "prices_adjustment_plausible",
+        "no_rows_quarantined",
     }
     for name, evaluation in got.items():
         assert evaluation.asset_key == PRICES_KEY
@@ -106,7 +119,12 @@ def test_a_failed_blocking_check_stops_the_mart(prices_asset, checks_def, mart_a
     spy = clean_bars(470.0)
     iwm = clean_bars(200.0)
     o, h, lo, c = iwm[D(2024, 3, 27)]
-    iwm[D(2024, 3, 27)] = (o, lo, h, c)  # high and low swapped: the loader takes it, the check does not
+    iwm[D(2024, 3, 27)] = (
+        o,
+        lo,
+        h,
+        c,
+    )  # high and low swapped: the loader takes it, the check does not
     write_csv(files, "IWM", iwm)
     write_csv(files, "SPY", spy)
     db = project_env / "wh.duckdb"
@@ -124,7 +142,12 @@ def test_a_failed_blocking_check_stops_the_mart(prices_asset, checks_def, mart_a
     # the bad bar is stored (the check judges the table), but nothing downstream is built from it
     assert materialized(result) == {PRICES_KEY}
     with duckdb.connect(str(db), read_only=True) as conn:
-        assert conn.execute("select count(*) from duckdb_tables() where schema_name = 'marts'").fetchone()[0] == 0
+        assert (
+            conn.execute(
+                "select count(*) from duckdb_tables() where schema_name = 'marts'"
+            ).fetchone()[0]
+            == 0
+        )
 
 
 def test_warnings_let_the_mart_build(prices_asset, checks_def, mart_asset, project_env):
@@ -136,7 +159,9 @@ def test_warnings_let_the_mart_build(prices_asset, checks_def, mart_asset, proje
     write_csv(files, "SPY", clean_bars(470.0))
     db = project_env / "wh.duckdb"
     result = dg.materialize(
-        [prices_asset, checks_def, mart_asset], partition_key=PARTITION, resources=resources(db, "files", files)
+        [prices_asset, checks_def, mart_asset],
+        partition_key=PARTITION,
+        resources=resources(db, "files", files),
     )
     assert result.success
     got = evaluations(result)
@@ -147,18 +172,26 @@ def test_warnings_let_the_mart_build(prices_asset, checks_def, mart_asset, proje
     assert materialized(result) == {PRICES_KEY, MART_KEY}
 
 
-def test_rows_refused_at_load_are_quarantined_counted_and_shown(prices_asset, checks_def, project_env):
+def test_rows_refused_at_load_are_quarantined_counted_and_shown(
+    prices_asset, checks_def, project_env
+):
     files = project_env / "files"
     write_csv(files, "SPY", clean_bars(470.0))
     write_csv(files, "IWM", clean_bars(200.0), extra_lines=["2024-13-01,1,1,1,1,1,1"])
     # a non-positive close: kept out of the table by the load's rule
-    text = (files / "prices" / "SPY.csv").read_text().replace(
-        "2024-03-26," + ",".join(str(v) for v in clean_bars(470.0)[D(2024, 3, 26)]),
-        "2024-03-26,470,471,469,0",
+    text = (
+        (files / "prices" / "SPY.csv")
+        .read_text()
+        .replace(
+            "2024-03-26," + ",".join(str(v) for v in clean_bars(470.0)[D(2024, 3, 26)]),
+            "2024-03-26,470,471,469,0",
+        )
     )
     (files / "prices" / "SPY.csv").write_text(text)
     db = project_env / "wh.duckdb"
-    result = dg.materialize([prices_asset, checks_def], partition_key=PARTITION, resources=resources(db, "files", files))
+    result = dg.materialize(
+        [prices_asset, checks_def], partition_key=PARTITION, resources=resources(db, "files", files)
+    )
     assert result.success  # quarantine protects the table: WARN
     meta = result.asset_materializations_for_node("core__prices_daily")[0].metadata
     assert meta["rows_quarantined"].value == 2
@@ -168,15 +201,23 @@ def test_rows_refused_at_load_are_quarantined_counted_and_shown(prices_asset, ch
     shown = evaluations(result)["no_rows_quarantined"]
     assert not shown.passed and shown.severity == dg.AssetCheckSeverity.WARN
     assert shown.metadata["failing_count"].value == 2
-    assert "| SPY 2024-03-26 | close is NULL or not positive |" in shown.metadata["failing_rows"].value
+    assert (
+        "| SPY 2024-03-26 | close is NULL or not positive |" in shown.metadata["failing_rows"].value
+    )
     with duckdb.connect(str(db), read_only=True) as conn:
         rows = conn.execute(
             "select key, source, run_id from core.quarantine order by key"
         ).fetchall()
-        assert rows == [("IWM 2024-13-01", "files", result.run_id), ("SPY 2024-03-26", "files", result.run_id)]
-        assert conn.execute(
-            "select count(*) from core.prices_daily where ticker = 'SPY' and trade_date = '2024-03-26'"
-        ).fetchone()[0] == 0
+        assert rows == [
+            ("IWM 2024-13-01", "files", result.run_id),
+            ("SPY 2024-03-26", "files", result.run_id),
+        ]
+        assert (
+            conn.execute(
+                "select count(*) from core.prices_daily where ticker = 'SPY' and trade_date = '2024-03-26'"
+            ).fetchone()[0]
+            == 0
+        )
 
 
 # --- the definitions ------------------------------------------------------------------------
@@ -190,13 +231,18 @@ def defs(project_env):
 
 
 BLOCKING = {
-    ("core/prices_daily", "prices_integrity"), ("core/prices_daily", "schema_matches_ddl"),
-    ("core/rates_daily", "unique_keys"), ("core/rates_daily", "schema_matches_ddl"),
+    ("core/prices_daily", "prices_integrity"),
+    ("core/prices_daily", "schema_matches_ddl"),
+    ("core/rates_daily", "unique_keys"),
+    ("core/rates_daily", "schema_matches_ddl"),
     ("core/rates_daily", "target_range_sane"),
-    ("core/policy_rate_daily", "unique_keys"), ("core/policy_rate_daily", "schema_matches_ddl"),
-    ("core/fomc_decisions", "unique_keys"), ("core/fomc_decisions", "schema_matches_ddl"),
+    ("core/policy_rate_daily", "unique_keys"),
+    ("core/policy_rate_daily", "schema_matches_ddl"),
+    ("core/fomc_decisions", "unique_keys"),
+    ("core/fomc_decisions", "schema_matches_ddl"),
     ("core/fomc_decisions", "decisions_match_reference"),
-    ("core/valuations", "one_snapshot_per_day"), ("core/valuations", "schema_matches_ddl"),
+    ("core/valuations", "one_snapshot_per_day"),
+    ("core/valuations", "schema_matches_ddl"),
 }
 
 
@@ -207,7 +253,12 @@ def test_every_model_gets_its_generated_checks(defs):
     keys = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
     for model in sql_models.discover():
         key = f"{model.layer}/{model.name}"
-        for name in ("non_empty", "latest_date_current", "key_metrics_not_null", "schema_matches_header"):
+        for name in (
+            "non_empty",
+            "latest_date_current",
+            "key_metrics_not_null",
+            "schema_matches_header",
+        ):
             assert (key, name) in keys, (key, name)
 
 
@@ -243,16 +294,26 @@ def test_models_wait_for_blocking_checks_upstream(defs):
 def test_the_shipped_config_sets_every_threshold_it_documents():
     config = load_config()
     assert config["prices.outliers"]["max_abs_return"] == 0.25
-    assert config["prices.tracking"]["pairs"] == {"IWM": "^RUT", "SPY": "^GSPC", "QQQ": "^NDX", "IJR": "^SP600"}
+    assert config["prices.tracking"]["pairs"] == {
+        "IWM": "^RUT",
+        "SPY": "^GSPC",
+        "QQQ": "^NDX",
+        "IJR": "^SP600",
+    }
     assert config["rates.target_range"]["width_bp"] == 25.0
     assert config["valuations.bounds"]["limits"]["pe"] == [0.0, 200.0]
-    assert config["marts"]["input_filters"]["yield_curve"] == {"core.rates_daily": "series_id = 'DGS10'"}
+    assert config["marts"]["input_filters"]["yield_curve"] == {
+        "core.rates_daily": "series_id = 'DGS10'"
+    }
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[prices.outliers]\nvol_multipel = 8\n", r"\[prices.outliers\] vol_multipel is not a threshold"),
+        (
+            "[prices.outliers]\nvol_multipel = 8\n",
+            r"\[prices.outliers\] vol_multipel is not a threshold",
+        ),
         ("[prices.outliers]\nvol_multiple = 'ten'\n", "has the wrong type"),
         ("[prices.spikes]\nx = 1\n", r"\[prices.spikes\] is not a check"),
         ("[marts]\nlatest = {}\n", r"\[marts\] latest is not a setting"),

@@ -27,13 +27,21 @@ def params():
 def inputs_of(model, models, params):
     settings = load_config()["marts"]
     return checks.dated_inputs(
-        model, params, models.values(), settings["input_dates"], settings["input_filters"].get(model.name)
+        model,
+        params,
+        models.values(),
+        settings["input_dates"],
+        settings["input_filters"].get(model.name),
     )
 
 
 PRICES = [
-    ("IWM", "2024-01-02", 200.0), ("IWM", "2024-01-03", 198.0), ("IWM", "2024-01-04", 199.0),
-    ("SPY", "2024-01-02", 470.0), ("SPY", "2024-01-03", 468.0), ("SPY", "2024-01-04", 471.0),
+    ("IWM", "2024-01-02", 200.0),
+    ("IWM", "2024-01-03", 198.0),
+    ("IWM", "2024-01-04", 199.0),
+    ("SPY", "2024-01-02", 470.0),
+    ("SPY", "2024-01-03", 468.0),
+    ("SPY", "2024-01-04", 471.0),
 ]
 
 
@@ -62,10 +70,14 @@ def test_non_empty_fails_when_the_model_was_never_built(conn, models):
 
 
 def test_dated_inputs_come_from_headers_and_config(models, params):
-    got = {m: [(i.relation, i.date_column, i.where) for i in inputs_of(models[m], models, params)]
-           for m in ("returns_daily", "relative_strength", "rrg", "yield_curve")}
+    got = {
+        m: [(i.relation, i.date_column, i.where) for i in inputs_of(models[m], models, params)]
+        for m in ("returns_daily", "relative_strength", "rrg", "yield_curve")
+    }
     assert got["returns_daily"] == [("core.prices_daily", "trade_date", None)]
-    assert got["relative_strength"] == [("marts.returns_daily", "trade_date", None)]  # config.pairs has no date
+    assert got["relative_strength"] == [
+        ("marts.returns_daily", "trade_date", None)
+    ]  # config.pairs has no date
     assert got["rrg"] == [("core.prices_daily", "trade_date", None)]
     assert got["yield_curve"] == [("core.rates_daily", "obs_date", "series_id = 'DGS10'")]
 
@@ -86,7 +98,10 @@ def test_latest_date_names_a_model_behind_its_inputs(conn, models, params):
     model = models["returns_daily"]
     out = checks.latest_date(conn, model, inputs=inputs_of(model, models, params))
     assert not out.passed
-    assert out.summary == "marts.returns_daily ends 2024-01-04, before 2024-01-05, the latest date all its inputs have"
+    assert (
+        out.summary
+        == "marts.returns_daily ends 2024-01-04, before 2024-01-05, the latest date all its inputs have"
+    )
     assert out.rows == [
         ("marts.returns_daily", D(2024, 1, 4), "model"),
         ("core.prices_daily", D(2024, 1, 5), "input"),
@@ -100,7 +115,9 @@ def test_latest_date_is_exempt_for_event_dated_models(conn, models):
 
 def rates(conn, rows):
     frame = pd.DataFrame(rows, columns=["series_id", "obs_date", "value"])  # noqa: F841
-    conn.execute("insert into core.rates_daily select series_id, obs_date, value, 'files', now() from frame")
+    conn.execute(
+        "insert into core.rates_daily select series_id, obs_date, value, 'files', now() from frame"
+    )
 
 
 def curve_rows(last_day, *, dgs2_until=None, t10y2y_until=None):
@@ -112,7 +129,10 @@ def curve_rows(last_day, *, dgs2_until=None, t10y2y_until=None):
         if t10y2y_until is None or day <= t10y2y_until:
             out.append(("T10Y2Y", day, -0.4))
     # DFF is published for every calendar day: its latest date is not the curve's
-    out += [("DFF", d.date(), 5.33) for d in pd.date_range("2024-06-01", pd.Timestamp(last_day) + pd.Timedelta(days=2))]
+    out += [
+        ("DFF", d.date(), 5.33)
+        for d in pd.date_range("2024-06-01", pd.Timestamp(last_day) + pd.Timedelta(days=2))
+    ]
     return out
 
 
@@ -133,7 +153,9 @@ def test_latest_date_reads_only_the_rows_a_model_uses(conn, models, params):
 def test_key_metrics_pass_when_every_value_is_there(conn, models):
     rates(conn, curve_rows("2024-06-28"))
     run_models(conn, "yield_curve")
-    model = dataclasses.replace(models["yield_curve"], key_metrics=("spread_10y2y", "dgs10", "spread_change_63d"))
+    model = dataclasses.replace(
+        models["yield_curve"], key_metrics=("spread_10y2y", "dgs10", "spread_change_63d")
+    )
     out = checks.key_metrics_not_null(conn, model)
     # spread_change_63d never had a value: its window is not full yet, which is no failure
     assert out.passed, out.summary
@@ -177,7 +199,9 @@ def test_headers_name_only_their_own_columns_as_key_metrics(models):
 
 def test_a_header_with_an_unknown_key_metric_is_refused(tmp_path):
     path = tmp_path / "bad.sql"
-    path.write_text("/*\ndescription: x\ncolumns:\n  a: integer | a\nkey_metrics: [b]\n*/\nselect 1 as a")
+    path.write_text(
+        "/*\ndescription: x\ncolumns:\n  a: integer | a\nkey_metrics: [b]\n*/\nselect 1 as a"
+    )
     with pytest.raises(sql_models.ModelError, match="key_metrics"):
         sql_models.parse_model(path, "marts")
 
@@ -208,7 +232,13 @@ def test_schema_names_a_changed_type(conn, models):
 
 
 def test_core_schema_matches_the_ddl(conn):
-    for table in ("core.prices_daily", "core.rates_daily", "core.policy_rate_daily", "core.fomc_decisions", "core.valuations"):
+    for table in (
+        "core.prices_daily",
+        "core.rates_daily",
+        "core.policy_rate_daily",
+        "core.fomc_decisions",
+        "core.valuations",
+    ):
         out = checks.core_schema_matches(conn, table)
         assert out.passed, (table, out.rows)
 

@@ -85,9 +85,15 @@ def test_integrity_names_an_inverted_high_low(clean):
 
 def test_integrity_names_null_and_non_positive_closes_and_negative_volume(clean):
     drop_primary_key(clean)  # the DDL's NOT NULL would refuse the NULL close
-    clean.execute("update core.prices_daily set close = null where ticker = 'IWM' and trade_date = '2024-05-01'")
-    clean.execute("update core.prices_daily set close = -1 where ticker = 'IWM' and trade_date = '2024-05-02'")
-    clean.execute("update core.prices_daily set volume = -100 where ticker = 'SPY' and trade_date = '2024-05-02'")
+    clean.execute(
+        "update core.prices_daily set close = null where ticker = 'IWM' and trade_date = '2024-05-01'"
+    )
+    clean.execute(
+        "update core.prices_daily set close = -1 where ticker = 'IWM' and trade_date = '2024-05-02'"
+    )
+    clean.execute(
+        "update core.prices_daily set volume = -100 where ticker = 'SPY' and trade_date = '2024-05-02'"
+    )
     out = checks.integrity(clean, **defaults("integrity"))
     assert not out.passed
     got = {(r["ticker"], str(r["trade_date"])): r["problem"] for r in out.records()}
@@ -120,13 +126,20 @@ def test_integrity_accepts_a_close_only_source(conn):
 def test_completeness_passes_with_holidays_absent_and_early_closes_present(clean):
     out = checks.completeness(clean)
     assert out.passed, out.summary
-    stored = {d for (d,) in clean.execute("select trade_date from core.prices_daily where ticker='IWM'").fetchall()}
+    stored = {
+        d
+        for (d,) in clean.execute(
+            "select trade_date from core.prices_daily where ticker='IWM'"
+        ).fetchall()
+    }
     assert D(2024, 3, 29) not in stored  # Good Friday
     assert D(2024, 11, 29) in stored and D(2024, 7, 3) in stored  # early closes are sessions
 
 
 def test_completeness_names_a_dropped_session(clean):
-    clean.execute("delete from core.prices_daily where ticker = 'IWM' and trade_date = '2024-04-02'")
+    clean.execute(
+        "delete from core.prices_daily where ticker = 'IWM' and trade_date = '2024-04-02'"
+    )
     out = checks.completeness(clean)
     assert not out.passed
     assert out.rows == [("IWM", D(2024, 4, 2), "missing session")]
@@ -134,7 +147,9 @@ def test_completeness_names_a_dropped_session(clean):
 
 
 def test_completeness_names_a_dropped_early_close(clean):
-    clean.execute("delete from core.prices_daily where ticker = 'SPY' and trade_date = '2024-11-29'")
+    clean.execute(
+        "delete from core.prices_daily where ticker = 'SPY' and trade_date = '2024-11-29'"
+    )
     out = checks.completeness(clean)
     assert out.rows == [("SPY", D(2024, 11, 29), "missing session")]
 
@@ -177,7 +192,9 @@ def test_freshness_passes_after_an_early_close(conn):
 
 def test_freshness_names_a_stale_index(conn):
     load_sample(conn, ["IWM", "^RUT"], D(2024, 11, 1), D(2024, 11, 29))
-    conn.execute("delete from core.prices_daily where ticker = '^RUT' and trade_date > '2024-11-26'")
+    conn.execute(
+        "delete from core.prices_daily where ticker = '^RUT' and trade_date > '2024-11-26'"
+    )
     out = checks.freshness(conn, tickers=["IWM", "^RUT"], now=ny("2024-11-29 14:00"))
     assert not out.passed
     # Thanksgiving (11-28) is no session: 11-27 and 11-29 are the two missed
@@ -229,7 +246,10 @@ def test_stale_bars_name_a_friday_bar_repeated_over_three_sessions(clean):
     assert not out.passed
     (row,) = out.records()
     assert (row["ticker"], row["first_session"], row["last_session"], row["sessions"]) == (
-        "IWM", D(2024, 3, 8), D(2024, 3, 13), 4,
+        "IWM",
+        D(2024, 3, 8),
+        D(2024, 3, 13),
+        4,
     )
     assert out.counts["repeated_bars"] == 3
 
@@ -256,7 +276,8 @@ def test_outliers_name_a_bad_print(clean):
     out = checks.outliers(clean, **{**defaults("outliers"), "lookback_sessions": 0})
     assert not out.passed
     assert sorted((r["ticker"], r["trade_date"]) for r in out.records()) == [
-        ("SPY", D(2024, 6, 14)), ("SPY", D(2024, 6, 17)),
+        ("SPY", D(2024, 6, 14)),
+        ("SPY", D(2024, 6, 17)),
     ]
     assert out.records()[0]["problem"] == "beyond 25%"
 
@@ -273,7 +294,9 @@ def test_outliers_judge_returns_against_rolling_volatility(clean):
     assert out.records()[0]["vol_multiple"] > 10
     # an older move falls out of the look-back; a known real move can be accepted
     assert checks.outliers(clean, **{**defaults("outliers"), "lookback_sessions": 10}).passed
-    assert checks.outliers(clean, **{**defaults("outliers"), "accepted": ["^GSPC 2024-12-02"]}).passed
+    assert checks.outliers(
+        clean, **{**defaults("outliers"), "accepted": ["^GSPC 2024-12-02"]}
+    ).passed
     assert checks.outliers(clean, **{**defaults("outliers"), "accepted": ["2024-12-02"]}).passed
 
 
@@ -318,7 +341,8 @@ def test_tracking_names_a_stale_index_bar(clean):
     out = checks.tracking(clean, **{**defaults("tracking"), "lookback_sessions": 0})
     assert not out.passed
     assert sorted((r["etf"], r["index_ticker"], r["trade_date"]) for r in out.records()) == [
-        ("IWM", "^RUT", day), ("IWM", "^RUT", nxt),
+        ("IWM", "^RUT", day),
+        ("IWM", "^RUT", nxt),
     ]
     stale_day = next(r for r in out.records() if r["trade_date"] == day)
     assert stale_day["index_return"] == 0 and abs(stale_day["gap"]) > 0.01
@@ -326,7 +350,9 @@ def test_tracking_names_a_stale_index_bar(clean):
 
 def test_tracking_names_a_mislabelled_series(clean):
     # SPY's rows loaded under ^GSPC's name from some day on: a 10x jump against the ETF
-    clean.execute("update core.prices_daily set adj_close = adj_close / 10 where ticker = '^GSPC' and trade_date >= '2024-10-01'")
+    clean.execute(
+        "update core.prices_daily set adj_close = adj_close / 10 where ticker = '^GSPC' and trade_date >= '2024-10-01'"
+    )
     out = checks.tracking(clean, **defaults("tracking"))
     assert [(r["etf"], r["trade_date"]) for r in out.records()] == [("SPY", D(2024, 10, 1))]
 
@@ -342,16 +368,24 @@ def test_adjustment_passes_with_dividends_and_a_split(clean):
 
 def test_adjustment_names_a_factor_that_falls(clean):
     # the shape of a history stitched from two downloads: adj_close / close drops 0.4% overnight
-    clean.execute("update core.prices_daily set adj_close = adj_close * 0.996 where ticker = 'SPY' and trade_date >= '2024-05-10'")
+    clean.execute(
+        "update core.prices_daily set adj_close = adj_close * 0.996 where ticker = 'SPY' and trade_date >= '2024-05-10'"
+    )
     out = checks.adjustment(clean, **defaults("adjustment"))
     assert not out.passed
     (row,) = out.records()
-    assert (row["ticker"], row["previous_session"], row["trade_date"]) == ("SPY", D(2024, 5, 9), D(2024, 5, 10))
+    assert (row["ticker"], row["previous_session"], row["trade_date"]) == (
+        "SPY",
+        D(2024, 5, 9),
+        D(2024, 5, 10),
+    )
     assert row["problem"] == "adj_close / close fell: not a dividend, not a split ratio"
 
 
 def test_adjustment_names_a_jump_that_is_no_split(clean):
-    clean.execute("update core.prices_daily set adj_close = adj_close * 1.3 where ticker = 'IWM' and trade_date >= '2024-08-01'")
+    clean.execute(
+        "update core.prices_daily set adj_close = adj_close * 1.3 where ticker = 'IWM' and trade_date >= '2024-08-01'"
+    )
     out = checks.adjustment(clean, **defaults("adjustment"))
     assert [(r["ticker"], r["trade_date"]) for r in out.records()] == [("IWM", D(2024, 8, 1))]
     assert "rose by more than a dividend" in out.records()[0]["problem"]
@@ -401,9 +435,13 @@ def test_real_yahoo_downloads(conn, realdata, tmp_path):
     tickers = sorted(p.stem for p in (tmp_path / "files" / "prices").glob("*.csv"))
     batch = FilesSource(tmp_path / "files").daily_bars(tickers, D(1990, 1, 2), D(2022, 12, 30))
     load_prices(conn, batch, source="files", now=AFTER_2024)
-    for name, fn in [("integrity", checks.integrity), ("completeness", checks.completeness),
-                     ("stale_bars", checks.stale_bars), ("outliers", checks.outliers),
-                     ("tracking", checks.tracking)]:
+    for name, fn in [
+        ("integrity", checks.integrity),
+        ("completeness", checks.completeness),
+        ("stale_bars", checks.stale_bars),
+        ("outliers", checks.outliers),
+        ("tracking", checks.tracking),
+    ]:
         out = fn(conn, **defaults(name))
         assert out.passed, (name, out.summary, out.rows[:3])
     out = checks.adjustment(conn, **defaults("adjustment"))

@@ -36,7 +36,9 @@ def days(first, last):
 
 def insert(conn, rows):
     frame = pd.DataFrame(rows, columns=["series_id", "obs_date", "value"])  # noqa: F841 (read by DuckDB)
-    conn.execute("insert into core.rates_daily select series_id, obs_date, value, 'files', now() from frame")
+    conn.execute(
+        "insert into core.rates_daily select series_id, obs_date, value, 'files', now() from frame"
+    )
 
 
 def range_rows(ranges=RANGES, last=LAST):
@@ -75,7 +77,9 @@ def cfg(name):
 # --- keys ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("table", ["core.rates_daily", "core.policy_rate_daily", "core.fomc_decisions"])
+@pytest.mark.parametrize(
+    "table", ["core.rates_daily", "core.policy_rate_daily", "core.fomc_decisions"]
+)
 def test_unique_keys_pass_on_clean_tables(clean, table):
     assert checks.unique_keys(clean, table=table).passed
 
@@ -85,7 +89,9 @@ def test_unique_keys_name_a_duplicated_observation(clean):
     clean.execute("create table _copy as select * from core.rates_daily")
     clean.execute("drop table core.rates_daily")
     clean.execute("create table core.rates_daily as select * from _copy")
-    clean.execute("insert into core.rates_daily select * from _copy where series_id = 'DFF' and obs_date = '2024-10-01'")
+    clean.execute(
+        "insert into core.rates_daily select * from _copy where series_id = 'DFF' and obs_date = '2024-10-01'"
+    )
     out = checks.unique_keys(clean, table="core.rates_daily")
     assert not out.passed
     assert out.rows == [("DFF", D(2024, 10, 1), 2, "key stored 2 times")]
@@ -101,9 +107,15 @@ def test_target_range_passes_on_clean_data(clean):
 
 
 def test_target_range_names_inverted_wide_and_half_published_days(clean):
-    clean.execute("update core.rates_daily set value = 5.50 where series_id = 'DFEDTARL' and obs_date = '2024-09-05'")
-    clean.execute("update core.rates_daily set value = 5.00 where series_id = 'DFEDTARU' and obs_date = '2024-11-08'")
-    clean.execute("delete from core.rates_daily where series_id = 'DFEDTARU' and obs_date = '2024-12-31'")
+    clean.execute(
+        "update core.rates_daily set value = 5.50 where series_id = 'DFEDTARL' and obs_date = '2024-09-05'"
+    )
+    clean.execute(
+        "update core.rates_daily set value = 5.00 where series_id = 'DFEDTARU' and obs_date = '2024-11-08'"
+    )
+    clean.execute(
+        "delete from core.rates_daily where series_id = 'DFEDTARU' and obs_date = '2024-12-31'"
+    )
     out = checks.target_range(clean, **cfg("target_range"))
     assert not out.passed
     assert [(r["obs_date"], r["problem"]) for r in out.records()] == [
@@ -125,9 +137,13 @@ def test_effective_in_range_passes_on_clean_data(clean):
 
 def test_effective_in_range_names_a_dff_observation_outside_the_range(clean, reference):
     # the real shape: a hike's effective day with DFF still at the old level, 10 bp below
-    clean.execute("update core.rates_daily set value = 4.65 where series_id = 'DFF' and obs_date = '2024-10-01'")
+    clean.execute(
+        "update core.rates_daily set value = 4.65 where series_id = 'DFF' and obs_date = '2024-10-01'"
+    )
     # and a spike 3 bp above the upper bound: inside the 5 bp tolerance
-    clean.execute("update core.rates_daily set value = 5.03 where series_id = 'DFF' and obs_date = '2024-10-02'")
+    clean.execute(
+        "update core.rates_daily set value = 5.03 where series_id = 'DFF' and obs_date = '2024-10-02'"
+    )
     rebuild(clean, reference)
     out = checks.effective_in_range(clean, **cfg("effective_in_range"))
     assert not out.passed
@@ -185,7 +201,9 @@ def test_freshness_by_frequency(clean):
 
 def test_freshness_names_stale_and_missing_series(clean):
     insert(clean, [("CPIAUCSL", D(2024, 11, 1), 316.4)])
-    out = checks.freshness(clean, series=["DFF", "CPIAUCSL", "DGS10"], today=D(2025, 1, 31), **cfg("freshness"))
+    out = checks.freshness(
+        clean, series=["DFF", "CPIAUCSL", "DGS10"], today=D(2025, 1, 31), **cfg("freshness")
+    )
     assert not out.passed
     assert out.rows == [
         ("CPIAUCSL", "monthly", D(2024, 11, 1), 91, 80, "last observation 91 days old"),

@@ -53,16 +53,29 @@ def test_one_snapshot_per_day_names_two_snapshots_of_one_day(clean):
     insert(clean, [(D(2024, 11, 27), "IWM", "pe_trailing", 18.3, "files")])
     out = checks.one_snapshot_per_day(clean)
     assert not out.passed
-    assert out.rows == [(D(2024, 11, 27), "IWM", "pe_trailing", "files, live", 2, "snapshots from 2 sources for one day")]
+    assert out.rows == [
+        (
+            D(2024, 11, 27),
+            "IWM",
+            "pe_trailing",
+            "files, live",
+            2,
+            "snapshots from 2 sources for one day",
+        )
+    ]
 
 
 def test_one_snapshot_per_day_names_a_duplicated_row(clean):
     clean.execute("create table _copy as select * from core.valuations")
     clean.execute("drop table core.valuations")
     clean.execute("create table core.valuations as select * from _copy")
-    clean.execute("insert into core.valuations select * from _copy where ticker = 'SPY' and as_of_date = '2024-11-25'")
+    clean.execute(
+        "insert into core.valuations select * from _copy where ticker = 'SPY' and as_of_date = '2024-11-25'"
+    )
     out = checks.one_snapshot_per_day(clean)
-    assert out.rows == [(D(2024, 11, 25), "SPY", "pe_trailing", "live", 2, "stored 2 times for one source")]
+    assert out.rows == [
+        (D(2024, 11, 25), "SPY", "pe_trailing", "live", 2, "stored 2 times for one source")
+    ]
 
 
 def test_bounds_pass_on_clean_data(clean):
@@ -73,13 +86,17 @@ def test_bounds_pass_on_clean_data(clean):
 
 def test_bounds_name_implausible_values(clean):
     # a provider's P/E field broken for a day (x10), and a discount above 100%
-    clean.execute("update core.valuations set value = 274.0 where ticker = 'SPY' and as_of_date = '2024-11-26'")
+    clean.execute(
+        "update core.valuations set value = 274.0 where ticker = 'SPY' and as_of_date = '2024-11-26'"
+    )
     clean.execute(
         "update core.valuations set value = 1.4 where metric = 'pe_discount_trailing' and as_of_date = '2024-11-27'"
     )
     out = checks.bounds(clean, **load_config()["valuations.bounds"])
     assert not out.passed
-    assert [(r["as_of_date"], r["ticker"], r["metric"], r["value"], r["high"]) for r in out.records()] == [
+    assert [
+        (r["as_of_date"], r["ticker"], r["metric"], r["value"], r["high"]) for r in out.records()
+    ] == [
         (D(2024, 11, 27), "IWM/SPY", "pe_discount_trailing", 1.4, 1.0),
         (D(2024, 11, 26), "SPY", "pe_trailing", 274.0, 200.0),
     ]
@@ -94,7 +111,9 @@ def test_bounds_leave_measures_without_limits_alone(clean):
 
 
 def test_freshness_passes_with_todays_snapshot(clean):
-    out = checks.freshness(clean, tickers=["IWM", "SPY"], now=AFTER_CLOSE, **load_config()["valuations.freshness"])
+    out = checks.freshness(
+        clean, tickers=["IWM", "SPY"], now=AFTER_CLOSE, **load_config()["valuations.freshness"]
+    )
     assert out.passed, out.summary
 
 
@@ -102,7 +121,9 @@ def test_freshness_names_lagging_and_missing_tickers(clean):
     # SPY's snapshots stopped after 11-25; QQQ never had one; published rows are no snapshot
     clean.execute("delete from core.valuations where ticker = 'SPY' and as_of_date > '2024-11-25'")
     insert(clean, [(D(2024, 11, 29), "QQQ", "pe_trailing", 30.0, "published")])
-    out = checks.freshness(clean, tickers=["IWM", "QQQ", "SPY"], now=AFTER_CLOSE, max_lag_sessions=1)
+    out = checks.freshness(
+        clean, tickers=["IWM", "QQQ", "SPY"], now=AFTER_CLOSE, max_lag_sessions=1
+    )
     assert not out.passed
     assert out.rows == [
         ("QQQ", None, D(2024, 11, 29), None, "no snapshot stored"),

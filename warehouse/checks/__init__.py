@@ -1,4 +1,7 @@
-"""Data-quality checks as plain functions over a DuckDB connection (Dagster wiring: pipelines/defs/checks/)."""
+"""Data-quality checks as plain functions over a DuckDB connection.
+
+The Dagster wiring is in pipelines/defs/checks/.
+"""
 
 from warehouse.checks.base import MAX_ROWS, CheckOutcome, markdown_table
 

@@ -53,7 +53,9 @@ def failing_rows(
     """(how many rows `sql` returns, its column names, its first `limit` rows by `order_by`)."""
     params = list(params or [])
     total = conn.execute(f"select count(*) from ({sql}) as _all", params).fetchall()[0][0]
-    cursor = conn.execute(f"select * from ({sql}) as _all order by {order_by} limit {int(limit)}", params)
+    cursor = conn.execute(
+        f"select * from ({sql}) as _all order by {order_by} limit {int(limit)}", params
+    )
     columns = [d[0] for d in cursor.description]
     return int(total), columns, cursor.fetchall()
 
@@ -96,7 +98,9 @@ def sql_literal(value: Any) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def markdown_table(columns: Sequence[str], rows: Sequence[Sequence], total: int | None = None) -> str:
+def markdown_table(
+    columns: Sequence[str], rows: Sequence[Sequence], total: int | None = None
+) -> str:
     """The rows as a markdown table, with a line saying how many more there were."""
     if not rows:
         return "_no failing rows_"

@@ -17,7 +17,17 @@ from typing import Any
 from warehouse import settings
 
 # Keyword arguments that are inputs of a check, not thresholds: never read from the file.
-NOT_THRESHOLDS = {"table", "reference", "now", "tickers", "series", "model", "inputs", "exempt", "today"}
+NOT_THRESHOLDS = {
+    "table",
+    "reference",
+    "now",
+    "tickers",
+    "series",
+    "model",
+    "inputs",
+    "exempt",
+    "today",
+}
 
 
 class ChecksConfigError(ValueError):
@@ -52,7 +62,8 @@ def thresholds_of(fn: Callable) -> dict[str, Any]:
     return {
         name: p.default
         for name, p in inspect.signature(fn).parameters.items()
-        if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in NOT_THRESHOLDS
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+        and name not in NOT_THRESHOLDS
         and p.default is not inspect.Parameter.empty
     }
 
@@ -101,7 +112,8 @@ def _load(path: Path, mtime: float) -> dict[str, dict[str, Any]]:
             for key, value in tables.items():
                 if key not in MARTS_DEFAULTS:
                     raise ChecksConfigError(
-                        f"{path}: [marts] {key} is not a setting; use one of {', '.join(MARTS_DEFAULTS)}"
+                        f"{path}: [marts] {key} is not a setting; "
+                        f"use one of {', '.join(MARTS_DEFAULTS)}"
                     )
                 if not isinstance(value, dict):
                     raise ChecksConfigError(f"{path}: [marts] {key} must be a table")
@@ -118,17 +130,20 @@ def _load(path: Path, mtime: float) -> dict[str, dict[str, Any]]:
             for name, value in values.items():
                 if name not in defaults:
                     allowed = ", ".join(defaults) or "none"
-                    raise ChecksConfigError(f"{path}: [{key}] {name} is not a threshold of this check ({allowed})")
+                    raise ChecksConfigError(
+                        f"{path}: [{key}] {name} is not a threshold of this check ({allowed})"
+                    )
                 if not _type_ok(defaults[name], value):
                     raise ChecksConfigError(
-                        f"{path}: [{key}] {name} = {value!r} has the wrong type; expected one like {defaults[name]!r}"
+                        f"{path}: [{key}] {name} = {value!r} has the wrong type; "
+                        f"expected one like {defaults[name]!r}"
                     )
                 out[key][name] = _convert(defaults[name], value)
     return out
 
 
 def load_config(path: Path | None = None) -> dict[str, dict[str, Any]]:
-    """{'prices.outliers': {'vol_multiple': 10.0, ...}, ..., 'marts': {...}}: every check's thresholds."""
+    """Every check's thresholds: {'prices.outliers': {'vol_multiple': 10.0, ...}, 'marts': {...}}."""
     path = Path(path or default_path())
     mtime = path.stat().st_mtime if path.exists() else 0.0
     loaded = _load(path, mtime)

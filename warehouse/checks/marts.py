@@ -26,8 +26,12 @@ def non_empty(conn: duckdb.DuckDBPyConnection, model: Model) -> CheckOutcome:
     if not table_exists(conn, model.relation):
         return missing_table(name, model.relation)
     rows = conn.execute(f"select count(*) from {model.relation}").fetchall()[0][0]
-    summary = f"{model.relation} holds {plural(rows, 'row')}" if rows else f"{model.relation} is empty"
-    return CheckOutcome(name, rows > 0, summary, failing=0 if rows else 1, counts={"rows": int(rows)})
+    summary = (
+        f"{model.relation} holds {plural(rows, 'row')}" if rows else f"{model.relation} is empty"
+    )
+    return CheckOutcome(
+        name, rows > 0, summary, failing=0 if rows else 1, counts={"rows": int(rows)}
+    )
 
 
 @dataclass(frozen=True)
@@ -47,13 +51,18 @@ def dated_inputs(
     input_filters: Mapping[str, str] | None = None,
 ) -> list[DatedInput]:
     """The inputs of `model` that carry a date: other models by their date_column, core tables by
-    `input_dates` (config/checks.toml); `input_filters` narrows an input to the rows the model reads."""
+    `input_dates` (config/checks.toml); `input_filters` narrows an input to the rows the model
+    reads."""
     by_relation = {m.relation: m for m in models}
     out = []
     for relation in sorted(model.dependencies(params)):
         if relation == model.relation:
             continue
-        column = by_relation[relation].date_column if relation in by_relation else input_dates.get(relation)
+        column = (
+            by_relation[relation].date_column
+            if relation in by_relation
+            else input_dates.get(relation)
+        )
         if column:
             out.append(DatedInput(relation, column, (input_filters or {}).get(relation)))
     return out
@@ -68,13 +77,16 @@ def latest_date(
 ) -> CheckOutcome:
     """The model's latest date is the latest date its inputs have in common: not before the
     earliest of the inputs' latest dates (the model was rebuilt and drops no date its inputs all
-    have) and not after the latest of them (it invents no date). With one dated input, equal to it."""
+    have) and not after the latest of them (it invents no date). With one dated input: equal.
+    """
     name = "latest_date_current"
     columns = ["relation", "latest_date", "role"]
     if exempt:
         return CheckOutcome(name, True, f"not judged: {exempt}", counts={"exempt": exempt})
     if not model.date_column:
-        return CheckOutcome(name, True, f"{model.relation} declares no date_column: nothing to compare")
+        return CheckOutcome(
+            name, True, f"{model.relation} declares no date_column: nothing to compare"
+        )
     if not table_exists(conn, model.relation):
         return missing_table(name, model.relation)
     latest = conn.execute(f"select max({model.date_column}) from {model.relation}").fetchall()[0][0]
@@ -83,12 +95,18 @@ def latest_date(
         if not table_exists(conn, item.relation):
             continue
         where = f" where {item.where}" if item.where else ""
-        value = conn.execute(f"select max({item.date_column}) from {item.relation}{where}").fetchall()[0][0]
+        value = conn.execute(
+            f"select max({item.date_column}) from {item.relation}{where}"
+        ).fetchall()[0][0]
         if value is not None:
             found.append((item.relation + (f" ({item.where})" if item.where else ""), value))
     if not found:
-        return CheckOutcome(name, True, "no dated input has rows: nothing to compare",
-                            counts={"latest_date": str(latest)})
+        return CheckOutcome(
+            name,
+            True,
+            "no dated input has rows: nothing to compare",
+            counts={"latest_date": str(latest)},
+        )
     common = min(v for _, v in found)
     newest = max(v for _, v in found)
     ok = latest is not None and common <= latest <= newest
@@ -96,12 +114,18 @@ def latest_date(
     if latest is None:
         summary = f"{model.relation} has no date; its inputs reach {common}"
     elif latest < common:
-        summary = f"{model.relation} ends {latest}, before {common}, the latest date all its inputs have"
+        summary = (
+            f"{model.relation} ends {latest}, before {common}, the latest date all its inputs have"
+        )
     elif latest > newest:
         summary = f"{model.relation} ends {latest}, after every input (the newest ends {newest})"
     else:
         summary = f"{model.relation} ends {latest}; its inputs' latest common date is {common}"
-    counts = {"latest_date": str(latest), "inputs_latest_common_date": str(common), "inputs_newest_date": str(newest)}
+    counts = {
+        "latest_date": str(latest),
+        "inputs_latest_common_date": str(common),
+        "inputs_newest_date": str(newest),
+    }
     return CheckOutcome(name, ok, summary, columns, rows if not ok else [], 0 if ok else 1, counts)
 
 
@@ -127,12 +151,16 @@ def key_metrics_not_null(conn: duckdb.DuckDBPyConnection, model: Model) -> Check
         return missing_table(name, model.relation)
     entity = entity_columns(model)
     d = model.date_column
-    join = " and ".join([f"earlier.{c} is not distinct from latest.{c}" for c in entity] + [f"earlier.{d} < latest.{d}"])
+    join = " and ".join(
+        [f"earlier.{c} is not distinct from latest.{c}" for c in entity]
+        + [f"earlier.{d} < latest.{d}"]
+    )
+    entity_select = "".join(f"cast(latest.{c} as varchar) as {c}, " for c in entity)
     parts = []
     for metric in model.key_metrics:
         parts.append(
             f"""
-            select {", ".join(f"cast(latest.{c} as varchar) as {c}" for c in entity) + "," if entity else ""}
+            select {entity_select}
                    latest.{d} as latest_date, '{metric}' as key_metric,
                    (select max(earlier.{d}) from {model.relation} earlier
                     where {join} and earlier.{metric} is not null) as last_value_date
@@ -142,7 +170,9 @@ def key_metrics_not_null(conn: duckdb.DuckDBPyConnection, model: Model) -> Check
             """
         )
     sql = "select * from (" + " union all ".join(parts) + ") where last_value_date is not null"
-    cursor = conn.execute(f"select * from ({sql}) order by key_metric{''.join(', ' + c for c in entity)} limit 20")
+    cursor = conn.execute(
+        f"select * from ({sql}) order by key_metric{''.join(', ' + c for c in entity)} limit 20"
+    )
     columns = [c[0] for c in cursor.description]
     rows = cursor.fetchall()
     total = conn.execute(f"select count(*) from ({sql})").fetchall()[0][0]
@@ -150,17 +180,40 @@ def key_metrics_not_null(conn: duckdb.DuckDBPyConnection, model: Model) -> Check
     summary = (
         f"{', '.join(model.key_metrics)} have a value on {latest} wherever they had one before"
         if not total
-        else f"{plural(total, 'key metric value')} NULL on {latest} although the window was full before"
+        else f"{plural(total, 'key metric value')} NULL on {latest} although the window was "
+        "full before"
     )
-    return CheckOutcome(name, total == 0, summary, columns, rows, int(total),
-                        {"latest_date": str(latest), "key_metrics": ", ".join(model.key_metrics)})
+    return CheckOutcome(
+        name,
+        total == 0,
+        summary,
+        columns,
+        rows,
+        int(total),
+        {"latest_date": str(latest), "key_metrics": ", ".join(model.key_metrics)},
+    )
 
 
 TYPE_ALIASES = {
-    "INT": "INTEGER", "INT4": "INTEGER", "SIGNED": "INTEGER", "INT8": "BIGINT", "LONG": "BIGINT",
-    "INT2": "SMALLINT", "SHORT": "SMALLINT", "INT1": "TINYINT", "FLOAT8": "DOUBLE", "NUMERIC": "DECIMAL",
-    "FLOAT4": "FLOAT", "REAL": "FLOAT", "STRING": "VARCHAR", "TEXT": "VARCHAR", "CHAR": "VARCHAR",
-    "BPCHAR": "VARCHAR", "BOOL": "BOOLEAN", "LOGICAL": "BOOLEAN", "TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE",
+    "INT": "INTEGER",
+    "INT4": "INTEGER",
+    "SIGNED": "INTEGER",
+    "INT8": "BIGINT",
+    "LONG": "BIGINT",
+    "INT2": "SMALLINT",
+    "SHORT": "SMALLINT",
+    "INT1": "TINYINT",
+    "FLOAT8": "DOUBLE",
+    "NUMERIC": "DECIMAL",
+    "FLOAT4": "FLOAT",
+    "REAL": "FLOAT",
+    "STRING": "VARCHAR",
+    "TEXT": "VARCHAR",
+    "CHAR": "VARCHAR",
+    "BPCHAR": "VARCHAR",
+    "BOOL": "BOOLEAN",
+    "LOGICAL": "BOOLEAN",
+    "TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE",
     "DATETIME": "TIMESTAMP",
 }
 
@@ -168,8 +221,12 @@ TYPE_ALIASES = {
 def normalise_type(kind: str) -> str:
     kind = " ".join(kind.upper().split())
     base = re.match(r"^[A-Z0-9_]+", kind)
-    if base and base[0] in TYPE_ALIASES and (len(kind) == len(base[0]) or kind[len(base[0])] in " ("):
-        kind = TYPE_ALIASES[base[0]] + kind[len(base[0]):]
+    if (
+        base
+        and base[0] in TYPE_ALIASES
+        and (len(kind) == len(base[0]) or kind[len(base[0])] in " (")
+    ):
+        kind = TYPE_ALIASES[base[0]] + kind[len(base[0]) :]
     return kind
 
 
@@ -208,10 +265,19 @@ def schema_matches(conn: duckdb.DuckDBPyConnection, model: Model) -> CheckOutcom
     rows, counts = compare_columns(model.relation, declared, _describe(conn, model.relation))
     summary = (
         f"{plural(len(declared), 'column')} as declared in {model.path.name}"
-        if not rows else f"{plural(len(rows), 'column')} of {model.relation} differ from {model.path.name}'s header"
+        if not rows
+        else f"{plural(len(rows), 'column')} of {model.relation} differ from "
+        f"{model.path.name}'s header"
     )
-    return CheckOutcome(name, not rows, summary, ["column", "declared_type", "actual_type", "problem"],
-                        rows[:20], len(rows), counts)
+    return CheckOutcome(
+        name,
+        not rows,
+        summary,
+        ["column", "declared_type", "actual_type", "problem"],
+        rows[:20],
+        len(rows),
+        counts,
+    )
 
 
 def core_schema_matches(conn: duckdb.DuckDBPyConnection, table: str) -> CheckOutcome:
@@ -225,8 +291,16 @@ def core_schema_matches(conn: duckdb.DuckDBPyConnection, table: str) -> CheckOut
         return CheckOutcome(name, False, f"no DDL in warehouse/ddl declares {table}", failing=1)
     rows, counts = compare_columns(table, declared, _describe(conn, table))
     summary = (
-        f"{plural(len(declared), 'column')} as the DDL declares" if not rows
+        f"{plural(len(declared), 'column')} as the DDL declares"
+        if not rows
         else f"{plural(len(rows), 'column')} of {table} differ from warehouse/ddl"
     )
-    return CheckOutcome(name, not rows, summary, ["column", "declared_type", "actual_type", "problem"],
-                        rows[:20], len(rows), counts)
+    return CheckOutcome(
+        name,
+        not rows,
+        summary,
+        ["column", "declared_type", "actual_type", "problem"],
+        rows[:20],
+        len(rows),
+        counts,
+    )

@@ -17,14 +17,31 @@ import pandas as pd
 import pyarrow as pa
 
 from warehouse import calendar
-from warehouse.checks.base import CheckOutcome, failing_rows, missing_table, plural, sql_literal, table_exists
+from warehouse.checks.base import (
+    CheckOutcome,
+    failing_rows,
+    missing_table,
+    plural,
+    sql_literal,
+    table_exists,
+)
 
 TABLE = "core.prices_daily"
-CHECKS = ("integrity", "completeness", "freshness", "stale_bars", "outliers", "tracking", "adjustment")
+CHECKS = (
+    "integrity",
+    "completeness",
+    "freshness",
+    "stale_bars",
+    "outliers",
+    "tracking",
+    "adjustment",
+)
 BAR = "ticker, trade_date, open, high, low, close, adj_close, volume"
 
 
-def integrity(conn: duckdb.DuckDBPyConnection, *, ohlc_tolerance: float = 0.001, table: str = TABLE) -> CheckOutcome:
+def integrity(
+    conn: duckdb.DuckDBPyConnection, *, ohlc_tolerance: float = 0.001, table: str = TABLE
+) -> CheckOutcome:
     """One row per (ticker, trade_date); close and adj_close present and positive; OHLC consistent
     (low <= min(open, close) <= max(open, close) <= high, within `ohlc_tolerance` relative);
     volume not negative. A NULL open, high or low (a close-only source) is not an error."""
@@ -53,22 +70,30 @@ def integrity(conn: duckdb.DuckDBPyConnection, *, ohlc_tolerance: float = 0.001,
         "negative_volume": "'negative volume'",
     }
     base = f"(select *, count(*) over (partition by ticker, trade_date) as n from {table}) as t"
-    problem = "concat_ws('; ', " + ", ".join(f"case when {p} then {texts[k]} end" for k, p in problems.items()) + ")"
+    problem = (
+        "concat_ws('; ', "
+        + ", ".join(f"case when {p} then {texts[k]} end" for k, p in problems.items())
+        + ")"
+    )
     sql = f"select {BAR}, {problem} as problem from {base} where {' or '.join(f'({p})' for p in problems.values())}"
     total, columns, rows = failing_rows(conn, sql, order_by="ticker, trade_date")
     counts = dict(
         zip(
             problems,
             conn.execute(
-                "select " + ", ".join(f"count(*) filter (where {p})" for p in problems.values()) + f" from {base}"
+                "select "
+                + ", ".join(f"count(*) filter (where {p})" for p in problems.values())
+                + f" from {base}"
             ).fetchall()[0],
             strict=True,
         )
     )
     counts = {k: int(v) for k, v in counts.items()}
     found = [f"{v} {k.replace('_', ' ')}" for k, v in counts.items() if v]
-    summary = "every row is unique, positive and consistent" if not total else (
-        f"{plural(total, 'row')} fail integrity: " + ", ".join(found)
+    summary = (
+        "every row is unique, positive and consistent"
+        if not total
+        else (f"{plural(total, 'row')} fail integrity: " + ", ".join(found))
     )
     return CheckOutcome(name, total == 0, summary, columns, rows, total, counts)
 
@@ -92,7 +117,9 @@ def completeness(conn: duckdb.DuckDBPyConnection, *, table: str = TABLE) -> Chec
     name = "prices_calendar_complete"
     if not table_exists(conn, table):
         return missing_table(name, table)
-    first, last = conn.execute(f"select min(trade_date), max(trade_date) from {table}").fetchall()[0]
+    first, last = conn.execute(f"select min(trade_date), max(trade_date) from {table}").fetchall()[
+        0
+    ]
     if first is None:
         return CheckOutcome(name, True, f"{table} is empty: nothing to compare with the calendar")
     cal_first = calendar.nyse().first_session.date()
@@ -128,10 +155,18 @@ def completeness(conn: duckdb.DuckDBPyConnection, *, table: str = TABLE) -> Chec
         conn.execute("drop table if exists _nyse_sessions")
     # Name the closure of a row on a non-session: 'Good Friday', 'weekend', ...
     rows = [
-        (t, d, p if p == "missing session" else f"row on a non-session ({calendar.closed_reason(d)})")
+        (
+            t,
+            d,
+            p if p == "missing session" else f"row on a non-session ({calendar.closed_reason(d)})",
+        )
         for t, d, p in rows
     ]
-    counts = {"missing_sessions": int(missing), "rows_on_non_sessions": int(extra), "tickers_with_gaps": int(gappy)}
+    counts = {
+        "missing_sessions": int(missing),
+        "rows_on_non_sessions": int(extra),
+        "tickers_with_gaps": int(gappy),
+    }
     summary = (
         f"every ticker has every NYSE session from its first to its last stored date ({first} .. {last})"
         if not total
@@ -156,7 +191,9 @@ def freshness(
     if not table_exists(conn, table):
         return missing_table(name, table)
     expected = calendar.last_completed_session(now)
-    latest = dict(conn.execute(f"select ticker, max(trade_date) from {table} group by ticker").fetchall())
+    latest = dict(
+        conn.execute(f"select ticker, max(trade_date) from {table} group by ticker").fetchall()
+    )
     names = sorted(set(tickers) if tickers is not None else set(latest))
     problems = []
     for ticker in names:
@@ -166,10 +203,14 @@ def freshness(
         elif last < expected:
             behind = len(calendar.sessions(last + dt.timedelta(days=1), expected))
             if behind > max_lag_sessions:
-                problems.append((ticker, last, expected, behind, f"{plural(behind, 'session')} behind"))
+                problems.append(
+                    (ticker, last, expected, behind, f"{plural(behind, 'session')} behind")
+                )
         elif last > expected:
             ahead = len(calendar.sessions(expected + dt.timedelta(days=1), last))
-            problems.append((ticker, last, expected, -ahead, "bar of a session that has not closed yet"))
+            problems.append(
+                (ticker, last, expected, -ahead, "bar of a session that has not closed yet")
+            )
     stamp = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
     counts = {
@@ -190,7 +231,9 @@ def freshness(
     return CheckOutcome(name, not problems, summary, columns, problems[:20], len(problems), counts)
 
 
-def stale_bars(conn: duckdb.DuckDBPyConnection, *, min_sessions: int = 3, table: str = TABLE) -> CheckOutcome:
+def stale_bars(
+    conn: duckdb.DuckDBPyConnection, *, min_sessions: int = 3, table: str = TABLE
+) -> CheckOutcome:
     """No run of `min_sessions` or more consecutive stored sessions of a ticker with an identical
     bar (open, high, low, close): a source repeating its last bar instead of publishing new ones."""
     name = "prices_no_stale_bars"
@@ -224,7 +267,9 @@ def stale_bars(conn: duckdb.DuckDBPyConnection, *, min_sessions: int = 3, table:
         else f"{plural(total, 'run')} of an identical bar over {min_sessions}+ sessions "
         f"({plural(int(repeated), 'repeated bar')})"
     )
-    return CheckOutcome(name, total == 0, summary, columns, rows, total, {"repeated_bars": int(repeated)})
+    return CheckOutcome(
+        name, total == 0, summary, columns, rows, total, {"repeated_bars": int(repeated)}
+    )
 
 
 ACCEPTED = re.compile(r"^(?:(\S+)\s+)?(\d{4}-\d{2}-\d{2})$")
@@ -235,7 +280,9 @@ def _accepted(accepted: Sequence[str]) -> tuple[list[dt.date], list[tuple[str, d
     for item in accepted:
         m = ACCEPTED.match(str(item).strip())
         if not m:
-            raise ValueError(f"accepted outlier {item!r}: write 'YYYY-MM-DD' or 'TICKER YYYY-MM-DD'")
+            raise ValueError(
+                f"accepted outlier {item!r}: write 'YYYY-MM-DD' or 'TICKER YYYY-MM-DD'"
+            )
         day = dt.date.fromisoformat(m[2])
         (pairs.append((m[1], day)) if m[1] else days.append(day))
     return days, pairs
@@ -261,7 +308,12 @@ def outliers(
         return missing_table(name, table)
     days, pairs = _accepted(accepted)
     day_list = "[" + ", ".join(sql_literal(d) for d in days) + "]::date[]"
-    pair_list = " or ".join(f"(ticker = {sql_literal(t)} and trade_date = {sql_literal(d)})" for t, d in pairs) or "false"
+    pair_list = (
+        " or ".join(
+            f"(ticker = {sql_literal(t)} and trade_date = {sql_literal(d)})" for t, d in pairs
+        )
+        or "false"
+    )
     window = f"rows between {int(vol_window)} preceding and 1 preceding"
     sql = f"""
         with returns as (
@@ -290,14 +342,22 @@ def outliers(
           and not list_contains({day_list}, trade_date)
           and not ({pair_list})
     """
-    total, columns, rows = failing_rows(conn, sql, order_by="abs(daily_return) desc, ticker, trade_date")
-    scope = "all sessions" if not lookback_sessions else f"the last {lookback_sessions} sessions of each ticker"
+    total, columns, rows = failing_rows(
+        conn, sql, order_by="abs(daily_return) desc, ticker, trade_date"
+    )
+    scope = (
+        "all sessions"
+        if not lookback_sessions
+        else f"the last {lookback_sessions} sessions of each ticker"
+    )
     summary = (
         f"no daily return beyond {vol_multiple:g}x its volatility or {max_abs_return:.0%} in {scope}"
         if not total
         else f"{plural(total, 'daily return')} beyond {vol_multiple:g}x volatility or {max_abs_return:.0%} in {scope}"
     )
-    return CheckOutcome(name, total == 0, summary, columns, rows, total, {"accepted_moves": len(accepted)})
+    return CheckOutcome(
+        name, total == 0, summary, columns, rows, total, {"accepted_moves": len(accepted)}
+    )
 
 
 DEFAULT_PAIRS = {"IWM": "^RUT", "SPY": "^GSPC", "QQQ": "^NDX", "IJR": "^SP600"}
@@ -322,7 +382,9 @@ def tracking(
     unchecked = sorted(f"{etf}/{index}" for etf, index in pairs.items() if etf not in checked)
     counts = {"pairs_checked": len(checked), "pairs_without_data": ", ".join(unchecked) or "none"}
     if not checked:
-        return CheckOutcome(name, True, "no ETF of the configured pairs has data with its index", counts=counts)
+        return CheckOutcome(
+            name, True, "no ETF of the configured pairs has data with its index", counts=counts
+        )
     values = ", ".join(f"({sql_literal(e)}, {sql_literal(i)})" for e, i in sorted(checked.items()))
     sql = f"""
         with pairs(etf, index_ticker) as (values {values}),
@@ -347,7 +409,11 @@ def tracking(
           and ({int(lookback_sessions)} = 0 or from_end <= {int(lookback_sessions)})
     """
     total, columns, rows = failing_rows(conn, sql, order_by="trade_date desc, etf")
-    scope = "all common sessions" if not lookback_sessions else f"the last {lookback_sessions} common sessions"
+    scope = (
+        "all common sessions"
+        if not lookback_sessions
+        else f"the last {lookback_sessions} common sessions"
+    )
     summary = (
         f"{plural(len(checked), 'ETF')} track their index within {max_gap:.2%} a day over {scope}"
         if not total

@@ -11,15 +11,32 @@ import duckdb
 import pandas as pd
 
 from warehouse import calendar
-from warehouse.checks.base import CheckOutcome, failing_rows, missing_table, plural, sql_literal, table_exists
+from warehouse.checks.base import (
+    CheckOutcome,
+    failing_rows,
+    missing_table,
+    plural,
+    sql_literal,
+    table_exists,
+)
 
 RATES = "core.rates_daily"
 POLICY = "core.policy_rate_daily"
 DECISIONS = "core.fomc_decisions"
 REFERENCE = "core.fomc_reference"
-KEYS = {RATES: ("series_id", "obs_date"), POLICY: ("calendar_date",), DECISIONS: ("effective_date",)}
+KEYS = {
+    RATES: ("series_id", "obs_date"),
+    POLICY: ("calendar_date",),
+    DECISIONS: ("effective_date",),
+}
 
-CHECKS = ("unique_keys", "target_range", "effective_in_range", "decisions_match_reference", "freshness")
+CHECKS = (
+    "unique_keys",
+    "target_range",
+    "effective_in_range",
+    "decisions_match_reference",
+    "freshness",
+)
 
 
 def unique_keys(conn: duckdb.DuckDBPyConnection, *, table: str = RATES) -> CheckOutcome:
@@ -37,12 +54,20 @@ def unique_keys(conn: duckdb.DuckDBPyConnection, *, table: str = RATES) -> Check
         from {table} group by {cols} having count(*) > 1 or bool_or({null})
     """
     total, columns, rows = failing_rows(conn, sql, order_by=cols)
-    summary = f"every ({cols}) of {table} is unique" if not total else f"{plural(total, 'key')} of {table} duplicated or NULL"
+    summary = (
+        f"every ({cols}) of {table} is unique"
+        if not total
+        else f"{plural(total, 'key')} of {table} duplicated or NULL"
+    )
     return CheckOutcome(name, total == 0, summary, columns, rows, total)
 
 
 def target_range(
-    conn: duckdb.DuckDBPyConnection, *, width_bp: float = 25.0, tolerance_bp: float = 0.01, table: str = RATES
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    width_bp: float = 25.0,
+    tolerance_bp: float = 0.01,
+    table: str = RATES,
 ) -> CheckOutcome:
     """The target range of FRED's DFEDTARL/DFEDTARU: both bounds on every date either has, the
     lower below the upper, and `width_bp` (25 bp) apart; no target value that is not a finite
@@ -74,10 +99,13 @@ def target_range(
         from {table} where series_id = 'DFEDTAR' and (not isfinite(value) or value < 0)
     """
     total, columns, rows = failing_rows(conn, sql, order_by="obs_date")
-    days = conn.execute(f"select count(*) from {table} where series_id = 'DFEDTARL'").fetchall()[0][0]
+    days = conn.execute(f"select count(*) from {table} where series_id = 'DFEDTARL'").fetchall()[0][
+        0
+    ]
     summary = (
         f"all {plural(int(days), 'day')} of the target range have lower < upper, {width_bp:g} bp apart"
-        if not total else f"{plural(total, 'day')} with a broken target range"
+        if not total
+        else f"{plural(total, 'day')} with a broken target range"
     )
     return CheckOutcome(name, total == 0, summary, columns, rows, total, {"range_days": int(days)})
 
@@ -106,9 +134,12 @@ def effective_in_range(
     ).fetchall()[0][0]
     summary = (
         f"the effective rate is inside the target range (+/- {tolerance_bp:g} bp) on all {plural(int(judged), 'day')}"
-        if not total else f"{plural(total, 'day')} with the effective rate outside the target range by more than {tolerance_bp:g} bp"
+        if not total
+        else f"{plural(total, 'day')} with the effective rate outside the target range by more than {tolerance_bp:g} bp"
     )
-    return CheckOutcome(name, total == 0, summary, columns, rows, total, {"days_judged": int(judged)})
+    return CheckOutcome(
+        name, total == 0, summary, columns, rows, total, {"days_judged": int(judged)}
+    )
 
 
 def decisions_match_reference(
@@ -123,7 +154,9 @@ def decisions_match_reference(
     for relation in (table, reference, POLICY):
         if not table_exists(conn, relation):
             return missing_table(name, relation)
-    first, last = conn.execute(f"select min(calendar_date), max(calendar_date) from {POLICY}").fetchall()[0]
+    first, last = conn.execute(
+        f"select min(calendar_date), max(calendar_date) from {POLICY}"
+    ).fetchall()[0]
     if first is None:
         return CheckOutcome(name, True, f"{POLICY} is empty: nothing to compare")
     latest_reference = conn.execute(f"select max(effective_date) from {reference}").fetchall()[0][0]
@@ -148,7 +181,9 @@ def decisions_match_reference(
                or d.change_bp <> r.change_bp)
     """
     total, columns, rows = failing_rows(conn, sql, order_by="effective_date")
-    newer = conn.execute(f"select count(*) from ({sql}) where starts_with(problem, 'newer')").fetchall()[0][0]
+    newer = conn.execute(
+        f"select count(*) from ({sql}) where starts_with(problem, 'newer')"
+    ).fetchall()[0][0]
     agreed = conn.execute(
         f"select count(*) from {table} d join {reference} r using (effective_date) "
         f"where effective_date > {sql_literal(first)} and effective_date <= {sql_literal(last)} "
@@ -156,16 +191,33 @@ def decisions_match_reference(
         "and d.change_bp = r.change_bp"
     ).fetchall()[0][0]
     serious = total - int(newer)
-    counts = {"decisions_agreeing": int(agreed), "disagreements": serious, "newer_than_reference": int(newer),
-              "compared_from": str(first), "compared_until": str(last)}
+    counts = {
+        "decisions_agreeing": int(agreed),
+        "disagreements": serious,
+        "newer_than_reference": int(newer),
+        "compared_from": str(first),
+        "compared_until": str(last),
+    }
     if not total:
-        summary = f"all {plural(int(agreed), 'change')} from {first} to {last} agree with the reference"
+        summary = (
+            f"all {plural(int(agreed), 'change')} from {first} to {last} agree with the reference"
+        )
     elif serious:
-        summary = f"{plural(serious, 'change')} where the data and config/fomc_decisions.csv disagree"
+        summary = (
+            f"{plural(serious, 'change')} where the data and config/fomc_decisions.csv disagree"
+        )
     else:
         summary = f"{plural(int(newer), 'change')} newer than config/fomc_decisions.csv: add them to the file"
-    return CheckOutcome(name, total == 0, summary, columns, rows, total, counts,
-                        severity=None if serious or not total else "warn")
+    return CheckOutcome(
+        name,
+        total == 0,
+        summary,
+        columns,
+        rows,
+        total,
+        counts,
+        severity=None if serious or not total else "warn",
+    )
 
 
 DEFAULT_MAX_AGE = {"daily": 7, "weekly": 14, "monthly": 80}
@@ -189,7 +241,9 @@ def freshness(
     if not table_exists(conn, table):
         return missing_table(name, table)
     today = today or pd.Timestamp.now(tz=calendar.NEW_YORK).date()
-    latest = dict(conn.execute(f"select series_id, max(obs_date) from {table} group by 1").fetchall())
+    latest = dict(
+        conn.execute(f"select series_id, max(obs_date) from {table} group by 1").fetchall()
+    )
     names = sorted(set(series) if series is not None else set(latest))
     problems, judged = [], 0
     for series_id in names:
@@ -204,11 +258,22 @@ def freshness(
             continue
         age = (today - last).days
         if age > limit:
-            problems.append((series_id, frequency, last, age, limit, f"last observation {age} days old"))
-    columns = ["series_id", "frequency", "latest_observation", "age_days", "max_age_days", "problem"]
+            problems.append(
+                (series_id, frequency, last, age, limit, f"last observation {age} days old")
+            )
+    columns = [
+        "series_id",
+        "frequency",
+        "latest_observation",
+        "age_days",
+        "max_age_days",
+        "problem",
+    ]
     counts = {"today_new_york": str(today), "series_judged": judged, "series_stale": len(problems)}
     summary = (
         f"all {plural(judged, 'series', 'series')} have a recent observation for their frequency"
-        if not problems else f"{plural(len(problems), 'series', 'series')} stale: " + ", ".join(p[0] for p in problems)
+        if not problems
+        else f"{plural(len(problems), 'series', 'series')} stale: "
+        + ", ".join(p[0] for p in problems)
     )
     return CheckOutcome(name, not problems, summary, columns, problems[:20], len(problems), counts)

@@ -9,7 +9,14 @@ import duckdb
 import pandas as pd
 
 from warehouse import calendar
-from warehouse.checks.base import CheckOutcome, failing_rows, missing_table, plural, sql_literal, table_exists
+from warehouse.checks.base import (
+    CheckOutcome,
+    failing_rows,
+    missing_table,
+    plural,
+    sql_literal,
+    table_exists,
+)
 from warehouse.valuation_terms import MEASURES, split_metric
 
 TABLE = "core.valuations"
@@ -19,12 +26,19 @@ PUBLISHED = "published"
 CHECKS = ("one_snapshot_per_day", "bounds", "freshness")
 
 DEFAULT_BOUNDS = {
-    "pe": [0.0, 200.0], "holdings_pe": [0.0, 200.0],
-    "pb": [0.0, 100.0], "holdings_pb": [0.0, 100.0],
-    "ps": [0.0, 100.0], "holdings_ps": [0.0, 100.0],
-    "pcf": [0.0, 200.0], "holdings_pcf": [0.0, 200.0],
-    "ev_revenue": [0.0, 100.0], "ev_ebitda": [0.0, 200.0],
-    "pe_discount": [-1.0, 1.0], "pe_discount_norm_low": [-1.0, 1.0], "pe_discount_norm_high": [-1.0, 1.0],
+    "pe": [0.0, 200.0],
+    "holdings_pe": [0.0, 200.0],
+    "pb": [0.0, 100.0],
+    "holdings_pb": [0.0, 100.0],
+    "ps": [0.0, 100.0],
+    "holdings_ps": [0.0, 100.0],
+    "pcf": [0.0, 200.0],
+    "holdings_pcf": [0.0, 200.0],
+    "ev_revenue": [0.0, 100.0],
+    "ev_ebitda": [0.0, 200.0],
+    "pe_discount": [-1.0, 1.0],
+    "pe_discount_norm_low": [-1.0, 1.0],
+    "pe_discount_norm_high": [-1.0, 1.0],
 }
 
 
@@ -51,7 +65,8 @@ def one_snapshot_per_day(conn: duckdb.DuckDBPyConnection, *, table: str = TABLE)
     """
     total, columns, rows = failing_rows(conn, sql, order_by="as_of_date desc, ticker, metric")
     summary = (
-        f"one snapshot per day and key in {table}" if not total
+        f"one snapshot per day and key in {table}"
+        if not total
         else f"{plural(total, 'key')} of {table} with more than one figure per day"
     )
     return CheckOutcome(name, total == 0, summary, columns, rows, total)
@@ -70,7 +85,9 @@ def bounds(
         return missing_table(name, table)
     for measure, pair in limits.items():
         if measure not in MEASURES or len(pair) != 2 or not pair[0] < pair[1]:
-            raise ValueError(f"valuation bounds {measure} = {pair!r}: use a known measure and [low, high]")
+            raise ValueError(
+                f"valuation bounds {measure} = {pair!r}: use a known measure and [low, high]"
+            )
     metrics = [m for (m,) in conn.execute(f"select distinct metric from {table}").fetchall()]
     cases, unbounded = [], []
     for metric in metrics:
@@ -95,7 +112,8 @@ def bounds(
     ).fetchall()[0][0]
     counts["values_judged"] = int(judged)
     summary = (
-        f"all {plural(int(judged), 'value')} inside their measure's bounds" if not total
+        f"all {plural(int(judged), 'value')} inside their measure's bounds"
+        if not total
         else f"{plural(total, 'value')} outside the plausible bounds of their measure"
     )
     return CheckOutcome(name, total == 0, summary, columns, rows, total, counts)
@@ -115,10 +133,12 @@ def freshness(
     if not table_exists(conn, table):
         return missing_table(name, table)
     expected = calendar.last_completed_session(now)
-    latest = dict(conn.execute(
-        f"select ticker, max(as_of_date) from {table} where source <> {sql_literal(PUBLISHED)} "
-        "and not contains(ticker, '/') group by 1"
-    ).fetchall())
+    latest = dict(
+        conn.execute(
+            f"select ticker, max(as_of_date) from {table} where source <> {sql_literal(PUBLISHED)} "
+            "and not contains(ticker, '/') group by 1"
+        ).fetchall()
+    )
     names = sorted(set(tickers) if tickers is not None else set(latest))
     problems = []
     for ticker in names:
@@ -126,15 +146,22 @@ def freshness(
         if last is None:
             problems.append((ticker, None, expected, None, "no snapshot stored"))
             continue
-        behind = len(calendar.sessions(last + dt.timedelta(days=1), expected)) if last < expected else 0
+        behind = (
+            len(calendar.sessions(last + dt.timedelta(days=1), expected)) if last < expected else 0
+        )
         if behind > max_lag_sessions:
             problems.append((ticker, last, expected, behind, f"{plural(behind, 'session')} behind"))
     columns = ["ticker", "latest_snapshot", "expected_session", "sessions_behind", "problem"]
-    counts = {"expected_session": str(expected), "tickers_checked": len(names), "tickers_lagging": len(problems)}
+    counts = {
+        "expected_session": str(expected),
+        "tickers_checked": len(names),
+        "tickers_lagging": len(problems),
+    }
     summary = (
         f"all {plural(len(names), 'ticker')} have a snapshot of {expected}"
         + (f" (or up to {max_lag_sessions} sessions before)" if max_lag_sessions else "")
-        if not problems else f"{plural(len(problems), 'ticker')} without a recent snapshot: "
+        if not problems
+        else f"{plural(len(problems), 'ticker')} without a recent snapshot: "
         + ", ".join(p[0] for p in problems[:10])
     )
     return CheckOutcome(name, not problems, summary, columns, problems[:20], len(problems), counts)

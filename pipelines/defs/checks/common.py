@@ -37,7 +37,7 @@ class CheckDef:
 
 @dataclass
 class RunInfo:
-    """What a check may need to know about the run: its id, and the run that last loaded the asset."""
+    """What a check may need to know: the run's id, and the run that last loaded the asset."""
 
     run_id: str
     load_run_id: str | None
@@ -69,7 +69,9 @@ def check_result(
     metadata: dict[str, Any] = {
         "summary": dg.MetadataValue.text(outcome.summary),
         "failing_count": dg.MetadataValue.int(int(outcome.failing)),
-        "failing_rows": dg.MetadataValue.md(markdown_table(outcome.columns, outcome.rows, outcome.failing)),
+        "failing_rows": dg.MetadataValue.md(
+            markdown_table(outcome.columns, outcome.rows, outcome.failing)
+        ),
     }
     for key, value in outcome.counts.items():
         metadata[key] = _value(value)
@@ -93,13 +95,17 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def latest_load_run_id(context: dg.AssetCheckExecutionContext, asset_key: dg.AssetKey) -> str | None:
-    """This run when it materialised the asset, else the run of the asset's latest materialisation."""
+def latest_load_run_id(
+    context: dg.AssetCheckExecutionContext, asset_key: dg.AssetKey
+) -> str | None:
+    """The run of the asset's latest materialisation (this run when it materialised it)."""
     event = context.instance.get_latest_materialization_event(asset_key)
     return event.run_id if event is not None else None
 
 
-def asset_checks(asset_key: dg.AssetKey, checks: Sequence[CheckDef], *, name: str) -> dg.AssetChecksDefinition:
+def asset_checks(
+    asset_key: dg.AssetKey, checks: Sequence[CheckDef], *, name: str
+) -> dg.AssetChecksDefinition:
     """One multi-asset check op running `checks` on `asset_key` over one connection."""
     config = load_config()  # also refuses a malformed config/checks.toml when the project loads
     by_name = {c.name: c for c in checks}
@@ -113,8 +119,11 @@ def asset_checks(asset_key: dg.AssetKey, checks: Sequence[CheckDef], *, name: st
             metadata={
                 "severity": "ERROR" if c.severity == ERROR else "WARN",
                 "blocking": c.blocking,
-                **({"thresholds": dg.MetadataValue.json(_jsonable(config[c.config_key]))}
-                   if c.config_key and config.get(c.config_key) else {}),
+                **(
+                    {"thresholds": dg.MetadataValue.json(_jsonable(config[c.config_key]))}
+                    if c.config_key and config.get(c.config_key)
+                    else {}
+                ),
                 **({"config": f"config/checks.toml [{c.config_key}]"} if c.config_key else {}),
             },
         )
@@ -131,7 +140,9 @@ def asset_checks(asset_key: dg.AssetKey, checks: Sequence[CheckDef], *, name: st
     )
     def _checks(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource):
         config = load_config()
-        info = RunInfo(run_id=context.run.run_id, load_run_id=latest_load_run_id(context, asset_key))
+        info = RunInfo(
+            run_id=context.run.run_id, load_run_id=latest_load_run_id(context, asset_key)
+        )
         selected = {k.name for k in context.selected_asset_check_keys if k.asset_key == asset_key}
         with duckdb.get_connection() as conn:
             try:
@@ -144,7 +155,10 @@ def asset_checks(asset_key: dg.AssetKey, checks: Sequence[CheckDef], *, name: st
                     except Exception as exc:  # a check that cannot run vouches for nothing
                         context.log.exception(f"{check.name} could not run")
                         outcome = CheckOutcome(
-                            check.name, False, f"the check could not run: {type(exc).__name__}: {exc}", failing=1
+                            check.name,
+                            False,
+                            f"the check could not run: {type(exc).__name__}: {exc}",
+                            failing=1,
                         )
                     level = "info" if outcome.passed else "warning"
                     getattr(context.log, level)(f"{check.name}: {outcome.summary}")

@@ -11,15 +11,19 @@ from warehouse.checks.config import load_config
 def model_checks(
     model: sql_models.Model, params: dict, models: list[sql_models.Model], settings: dict
 ) -> dg.AssetChecksDefinition:
-    """non_empty, latest_date_current, key_metrics_not_null and schema_matches_header of one model."""
+    """non_empty, latest_date_current, key_metrics_not_null, schema_matches_header of a model."""
     inputs = marts.dated_inputs(
-        model, params, models, settings.get("input_dates", {}),
+        model,
+        params,
+        models,
+        settings.get("input_dates", {}),
         settings.get("input_filters", {}).get(model.name),
     )
     exempt = settings.get("latest_date_exempt", {}).get(model.name)
-    described_inputs = ", ".join(
-        i.relation + (f" ({i.where})" if i.where else "") for i in inputs
-    ) or "none with a date"
+    described_inputs = (
+        ", ".join(i.relation + (f" ({i.where})" if i.where else "") for i in inputs)
+        or "none with a date"
+    )
     checks = [
         CheckDef(
             "non_empty",
@@ -52,8 +56,9 @@ def model_checks(
             description=(
                 f"Protects the headline numbers of {model.relation}: on the latest date the key "
                 f"metrics ({', '.join(model.key_metrics) or 'none declared'}; key_metrics in the "
-                "header) are not NULL for any row whose entity (the columns before the date column) "
-                "had a value before, i.e. whose window is full. WARN. When it fails: an input lacks "
+                "header) are not NULL for any row whose entity (the columns before the date "
+                "column) had a value before, i.e. whose window is full. WARN. When it fails: an "
+                "input lacks "
                 "the latest date for that entity (e.g. a yield published later than another); "
                 "re-run once the source has it."
             ),
@@ -70,7 +75,9 @@ def model_checks(
             ),
         ),
     ]
-    return asset_checks(dg.AssetKey([model.layer, model.name]), checks, name=f"{model.layer}__{model.name}__checks")
+    return asset_checks(
+        dg.AssetKey([model.layer, model.name]), checks, name=f"{model.layer}__{model.name}__checks"
+    )
 
 
 @dg.definitions

@@ -91,10 +91,12 @@ CHECKS = [
         WARN,
         config_key="prices.outliers",
         description=(
-            "Protects the metrics from bad prints: daily returns of adj_close beyond vol_multiple x "
+            "Protects the metrics from bad prints: daily returns of adj_close beyond "
+            "vol_multiple x "
             "the ticker's rolling volatility or beyond max_abs_return (25%), named. adj_close is "
             "used so a split in the raw close is no jump. WARN: real markets move. When it fails: "
-            "compare the bar with another source; a real move goes into [prices.outliers] accepted, "
+            "compare the bar with another source; a real move goes into [prices.outliers] "
+            "accepted, "
             "a bad print is fixed at the source and the partition re-run."
         ),
     ),
@@ -117,7 +119,8 @@ CHECKS = [
         WARN,
         config_key="prices.adjustment",
         description=(
-            "Protects total returns (adj_close) from a broken adjustment: adj_close / close changes "
+            "Protects total returns (adj_close) from a broken adjustment: adj_close / close "
+            "changes "
             "only as a dividend (a small rise) or a split (a ratio like 2, 3, 3/2 or its inverse) "
             "would change it, at most max_events_per_year dividend-like times a year. WARN. When "
             "it fails: the source revised its adjustment for part of the history only; reload the "

@@ -62,7 +62,9 @@ RATES_CHECKS = [
     ),
     CheckDef(
         "rates_fresh",
-        lambda conn, cfg, run: rates.freshness(conn, series=list(load_universe().rate_series), **cfg),
+        lambda conn, cfg, run: rates.freshness(
+            conn, series=list(load_universe().rate_series), **cfg
+        ),
         WARN,
         config_key="rates.freshness",
         description=(
@@ -75,7 +77,9 @@ RATES_CHECKS = [
     ),
     CheckDef(
         "no_rows_quarantined",
-        lambda conn, cfg, run: quarantined(conn, target_table="core.rates_daily", run_id=run.load_run_id),
+        lambda conn, cfg, run: quarantined(
+            conn, target_table="core.rates_daily", run_id=run.load_run_id
+        ),
         WARN,
         description=(
             "Shows the observations the latest load of core/rates_daily refused (a value that is "
@@ -120,11 +124,14 @@ DECISION_CHECKS = [
             "blocking when they disagree or a change is missing on either side; WARN when the data "
             "only holds changes newer than the file. When it fails: a change missing from the data "
             "means the target series are incomplete (re-load core/rates_daily); a change missing "
-            "from the file means the file needs a row (add it, then materialise core/fomc_reference)."
+            "from the file means the file needs a row (add it, then materialise "
+            "core/fomc_reference)."
         ),
     ),
 ]
 
 rates_daily_checks = asset_checks(RATES_KEY, RATES_CHECKS, name="core__rates_daily__checks")
 policy_rate_checks = asset_checks(POLICY_KEY, POLICY_CHECKS, name="core__policy_rate_daily__checks")
-fomc_decision_checks = asset_checks(DECISIONS_KEY, DECISION_CHECKS, name="core__fomc_decisions__checks")
+fomc_decision_checks = asset_checks(
+    DECISIONS_KEY, DECISION_CHECKS, name="core__fomc_decisions__checks"
+)
