@@ -214,7 +214,8 @@ def test_rows_refused_at_load_are_quarantined_counted_and_shown(
         ]
         assert (
             conn.execute(
-                "select count(*) from core.prices_daily where ticker = 'SPY' and trade_date = '2024-03-26'"
+                "select count(*) from core.prices_daily "
+                "where ticker = 'SPY' and trade_date = '2024-03-26'"
             ).fetchone()[0]
             == 0
         )

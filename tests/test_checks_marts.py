@@ -99,8 +99,8 @@ def test_latest_date_names_a_model_behind_its_inputs(conn, models, params):
     out = checks.latest_date(conn, model, inputs=inputs_of(model, models, params))
     assert not out.passed
     assert (
-        out.summary
-        == "marts.returns_daily ends 2024-01-04, before 2024-01-05, the latest date all its inputs have"
+        out.summary == "marts.returns_daily ends 2024-01-04, before 2024-01-05, "
+        "the latest date all its inputs have"
     )
     assert out.rows == [
         ("marts.returns_daily", D(2024, 1, 4), "model"),
@@ -173,7 +173,7 @@ def test_key_metrics_name_a_spread_missing_on_the_latest_date(conn, models):
 
 
 def test_key_metrics_judge_each_entity_by_its_own_history(conn, models):
-    """A ticker whose value vanished is named; a ticker on its first row (window not full) is not."""
+    """A ticker whose value vanished is named; one on its first row (window not full) is not."""
     model = dataclasses.replace(models["returns_daily"], key_metrics=("ret_1d",))
     conn.execute("create schema if not exists marts")
     conn.execute(

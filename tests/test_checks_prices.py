@@ -20,7 +20,10 @@ AFTER_2024 = pd.Timestamp("2025-01-02 12:00", tz="UTC")
 TICKERS = ["IWM", "^RUT", "SPY", "^GSPC", "NVDA"]
 
 
-def load_sample(conn, tickers=TICKERS, start=D(2024, 1, 2), end=D(2024, 12, 31)):
+YEAR_2024 = (D(2024, 1, 2), D(2024, 12, 31))
+
+
+def load_sample(conn, tickers=TICKERS, start=YEAR_2024[0], end=YEAR_2024[1]):
     batch = SampleSource().daily_bars(tickers, start, end)
     load_prices(conn, batch, source="sample", now=AFTER_2024)
 
@@ -86,13 +89,15 @@ def test_integrity_names_an_inverted_high_low(clean):
 def test_integrity_names_null_and_non_positive_closes_and_negative_volume(clean):
     drop_primary_key(clean)  # the DDL's NOT NULL would refuse the NULL close
     clean.execute(
-        "update core.prices_daily set close = null where ticker = 'IWM' and trade_date = '2024-05-01'"
+        "update core.prices_daily set close = null "
+        "where ticker = 'IWM' and trade_date = '2024-05-01'"
     )
     clean.execute(
         "update core.prices_daily set close = -1 where ticker = 'IWM' and trade_date = '2024-05-02'"
     )
     clean.execute(
-        "update core.prices_daily set volume = -100 where ticker = 'SPY' and trade_date = '2024-05-02'"
+        "update core.prices_daily set volume = -100 "
+        "where ticker = 'SPY' and trade_date = '2024-05-02'"
     )
     out = checks.integrity(clean, **defaults("integrity"))
     assert not out.passed
@@ -115,7 +120,8 @@ def test_integrity_tolerates_rounding_in_the_bar(clean):
 
 def test_integrity_accepts_a_close_only_source(conn):
     conn.execute(
-        "insert into core.prices_daily values ('^SP600', '2024-01-02', null, null, null, 1300.0, 1300.0, null, 'files', now())"
+        "insert into core.prices_daily values ('^SP600', '2024-01-02', null, null, null, 1300.0, "
+        "1300.0, null, 'files', now())"
     )
     assert checks.integrity(conn).passed
 
@@ -227,7 +233,8 @@ def repeat_bar(conn, ticker, source_day, days):
     for day in days:
         conn.execute(
             """
-            update core.prices_daily t set open = s.open, high = s.high, low = s.low, close = s.close,
+            update core.prices_daily t
+            set open = s.open, high = s.high, low = s.low, close = s.close,
                    adj_close = s.adj_close, volume = s.volume
             from core.prices_daily s
             where s.ticker = t.ticker and s.trade_date = ? and t.ticker = ? and t.trade_date = ?
@@ -351,7 +358,8 @@ def test_tracking_names_a_stale_index_bar(clean):
 def test_tracking_names_a_mislabelled_series(clean):
     # SPY's rows loaded under ^GSPC's name from some day on: a 10x jump against the ETF
     clean.execute(
-        "update core.prices_daily set adj_close = adj_close / 10 where ticker = '^GSPC' and trade_date >= '2024-10-01'"
+        "update core.prices_daily set adj_close = adj_close / 10 "
+        "where ticker = '^GSPC' and trade_date >= '2024-10-01'"
     )
     out = checks.tracking(clean, **defaults("tracking"))
     assert [(r["etf"], r["trade_date"]) for r in out.records()] == [("SPY", D(2024, 10, 1))]
@@ -369,7 +377,8 @@ def test_adjustment_passes_with_dividends_and_a_split(clean):
 def test_adjustment_names_a_factor_that_falls(clean):
     # the shape of a history stitched from two downloads: adj_close / close drops 0.4% overnight
     clean.execute(
-        "update core.prices_daily set adj_close = adj_close * 0.996 where ticker = 'SPY' and trade_date >= '2024-05-10'"
+        "update core.prices_daily set adj_close = adj_close * 0.996 "
+        "where ticker = 'SPY' and trade_date >= '2024-05-10'"
     )
     out = checks.adjustment(clean, **defaults("adjustment"))
     assert not out.passed
@@ -384,7 +393,8 @@ def test_adjustment_names_a_factor_that_falls(clean):
 
 def test_adjustment_names_a_jump_that_is_no_split(clean):
     clean.execute(
-        "update core.prices_daily set adj_close = adj_close * 1.3 where ticker = 'IWM' and trade_date >= '2024-08-01'"
+        "update core.prices_daily set adj_close = adj_close * 1.3 "
+        "where ticker = 'IWM' and trade_date >= '2024-08-01'"
     )
     out = checks.adjustment(clean, **defaults("adjustment"))
     assert [(r["ticker"], r["trade_date"]) for r in out.records()] == [("IWM", D(2024, 8, 1))]
@@ -397,7 +407,8 @@ def test_adjustment_names_a_drifting_factor(clean):
         """
         update core.prices_daily t set adj_close = t.adj_close * pow(1.001, n.k)
         from (select trade_date, row_number() over (order by trade_date) as k
-              from core.prices_daily where ticker = 'IWM' and trade_date between '2024-02-01' and '2024-02-29') n
+              from core.prices_daily
+              where ticker = 'IWM' and trade_date between '2024-02-01' and '2024-02-29') n
         where t.ticker = 'IWM' and t.trade_date = n.trade_date
         """
     )

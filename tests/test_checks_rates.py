@@ -90,7 +90,8 @@ def test_unique_keys_name_a_duplicated_observation(clean):
     clean.execute("drop table core.rates_daily")
     clean.execute("create table core.rates_daily as select * from _copy")
     clean.execute(
-        "insert into core.rates_daily select * from _copy where series_id = 'DFF' and obs_date = '2024-10-01'"
+        "insert into core.rates_daily select * from _copy "
+        "where series_id = 'DFF' and obs_date = '2024-10-01'"
     )
     out = checks.unique_keys(clean, table="core.rates_daily")
     assert not out.passed
@@ -108,10 +109,12 @@ def test_target_range_passes_on_clean_data(clean):
 
 def test_target_range_names_inverted_wide_and_half_published_days(clean):
     clean.execute(
-        "update core.rates_daily set value = 5.50 where series_id = 'DFEDTARL' and obs_date = '2024-09-05'"
+        "update core.rates_daily set value = 5.50 "
+        "where series_id = 'DFEDTARL' and obs_date = '2024-09-05'"
     )
     clean.execute(
-        "update core.rates_daily set value = 5.00 where series_id = 'DFEDTARU' and obs_date = '2024-11-08'"
+        "update core.rates_daily set value = 5.00 "
+        "where series_id = 'DFEDTARU' and obs_date = '2024-11-08'"
     )
     clean.execute(
         "delete from core.rates_daily where series_id = 'DFEDTARU' and obs_date = '2024-12-31'"
@@ -138,11 +141,13 @@ def test_effective_in_range_passes_on_clean_data(clean):
 def test_effective_in_range_names_a_dff_observation_outside_the_range(clean, reference):
     # the real shape: a hike's effective day with DFF still at the old level, 10 bp below
     clean.execute(
-        "update core.rates_daily set value = 4.65 where series_id = 'DFF' and obs_date = '2024-10-01'"
+        "update core.rates_daily set value = 4.65 "
+        "where series_id = 'DFF' and obs_date = '2024-10-01'"
     )
     # and a spike 3 bp above the upper bound: inside the 5 bp tolerance
     clean.execute(
-        "update core.rates_daily set value = 5.03 where series_id = 'DFF' and obs_date = '2024-10-02'"
+        "update core.rates_daily set value = 5.03 "
+        "where series_id = 'DFF' and obs_date = '2024-10-02'"
     )
     rebuild(clean, reference)
     out = checks.effective_in_range(clean, **cfg("effective_in_range"))

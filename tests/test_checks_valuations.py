@@ -1,4 +1,4 @@
-"""The checks of core.valuations: one snapshot per day and key, plausible values, fresh snapshots."""
+"""The checks of core.valuations: one snapshot per day and key, plausible values, freshness."""
 
 import datetime as dt
 
@@ -14,7 +14,7 @@ AFTER_CLOSE = pd.Timestamp("2024-11-29 14:00", tz=calendar.NEW_YORK)  # 11-29 cl
 
 
 def insert(conn, rows):
-    """rows: (as_of_date, ticker, metric, value, source); basis from the metric, method provider_field."""
+    """rows: (as_of_date, ticker, metric, value, source); basis from the metric."""
     frame = pd.DataFrame(rows, columns=["as_of_date", "ticker", "metric", "value", "source"])  # noqa: F841
     conn.execute(
         """
@@ -70,7 +70,8 @@ def test_one_snapshot_per_day_names_a_duplicated_row(clean):
     clean.execute("drop table core.valuations")
     clean.execute("create table core.valuations as select * from _copy")
     clean.execute(
-        "insert into core.valuations select * from _copy where ticker = 'SPY' and as_of_date = '2024-11-25'"
+        "insert into core.valuations select * from _copy "
+        "where ticker = 'SPY' and as_of_date = '2024-11-25'"
     )
     out = checks.one_snapshot_per_day(clean)
     assert out.rows == [
@@ -87,10 +88,12 @@ def test_bounds_pass_on_clean_data(clean):
 def test_bounds_name_implausible_values(clean):
     # a provider's P/E field broken for a day (x10), and a discount above 100%
     clean.execute(
-        "update core.valuations set value = 274.0 where ticker = 'SPY' and as_of_date = '2024-11-26'"
+        "update core.valuations set value = 274.0 "
+        "where ticker = 'SPY' and as_of_date = '2024-11-26'"
     )
     clean.execute(
-        "update core.valuations set value = 1.4 where metric = 'pe_discount_trailing' and as_of_date = '2024-11-27'"
+        "update core.valuations set value = 1.4 "
+        "where metric = 'pe_discount_trailing' and as_of_date = '2024-11-27'"
     )
     out = checks.bounds(clean, **load_config()["valuations.bounds"])
     assert not out.passed

@@ -224,8 +224,8 @@ def _pair_series(n: int, seed: int):
     days = sessions(n + 2)
     small, large = random_walk(n + 2, seed, 200.0), random_walk(n + 2, seed + 1, 400.0)
     only_small, only_large = days[10], days[40 if n > 40 else n - 1]
-    rows_ = [("IWM", d, 0.0 + s, s) for d, s in zip(days, small, strict=True) if d != only_large]
-    rows_ += [("SPY", d, l, l) for d, l in zip(days, large, strict=True) if d != only_small]
+    rows_ = [("IWM", d, s, s) for d, s in zip(days, small, strict=True) if d != only_large]
+    rows_ += [("SPY", d, x, x) for d, x in zip(days, large, strict=True) if d != only_small]
     common = [i for i, d in enumerate(days) if d not in (only_small, only_large)]
     return rows_, [days[i] for i in common], [small[i] for i in common], [large[i] for i in common]
 

@@ -185,3 +185,38 @@ def test_a_rejected_key_fails_the_asset_and_says_so_without_the_key(project_env,
     assert not result.success
     text = all_text(result)
     assert "rejected the API key" in text and bad_key not in text
+
+
+def test_files_in_both_layouts_build_the_policy_tables(project_env, tmp_path):
+    fred = tmp_path / "exports" / "fred"
+    fred.mkdir(parents=True)
+    # The older layout with US dates and '.', the newer one with ISO dates and empty cells.
+    (fred / "DFEDTAR.csv").write_text("DATE,DFEDTAR\n12/14/2008,1.00\n12/15/2008,1.00\n")
+    (fred / "DFEDTARL.csv").write_text(
+        "observation_date,DFEDTARL\n2008-12-16,0.00\n2008-12-17,0.00\n"
+    )
+    (fred / "DFEDTARU.csv").write_text(
+        "observation_date,DFEDTARU\n2008-12-16,0.25\n2008-12-17,0.25\n"
+    )
+    (fred / "DFF.csv").write_text("DATE,DFF\n12/15/2008,.\n12/16/2008,0.16\n12/17/2008,\n")
+    db = project_env / "wh.duckdb"
+    source = MarketSourceResource(kind="files", files_dir=str(tmp_path / "exports"))
+    result = materialize(db, source)
+    assert result.success
+    loaded = metadata(result, "core__rates_daily")
+    assert loaded["source"] == "files" and loaded["rows_inserted"] == 2 + 2 + 2 + 1
+    assert loaded["missing_values_skipped"] == 2
+    assert "DGS10" in loaded["series_failed"] and "no file" in loaded["series_failed"]["DGS10"]
+    with duckdb.connect(str(db), read_only=True) as conn:
+        assert conn.execute(
+            "select calendar_date, target_lower, target_upper, effective "
+            "from core.policy_rate_daily order by 1"
+        ).fetchall() == [
+            (D(2008, 12, 14), 1.0, 1.0, None),
+            (D(2008, 12, 15), 1.0, 1.0, None),
+            (D(2008, 12, 16), 0.0, 0.25, 0.16),
+            (D(2008, 12, 17), 0.0, 0.25, None),
+        ]
+        assert conn.execute(
+            "select effective_date, change_bp from core.fomc_decisions"
+        ).fetchall() == [(D(2008, 12, 16), -75)]

@@ -86,8 +86,11 @@ def valuation_chart(conn, folder: Path) -> Path | None:
                    "from marts.valuation_gap order by as_of_date")
     if frame is None:
         return None
-    series = frame.groupby(["pair", "metric", "basis", "method"]).size().sort_values(ascending=False)
-    pair, metric, basis, method = series.index[0]  # the longest history
+    series = frame.groupby(["pair", "metric", "basis", "method"]).size().reset_index(name="n")
+    # The rotation story's measure first (trailing P/E of IWM vs SPY), then the longest history.
+    series["preferred"] = (series["pair"] == "IWM/SPY") & (series["metric"] == "pe") & (series["basis"] == "trailing")
+    best = series.sort_values(["preferred", "n"], ascending=False).iloc[0]
+    pair, metric, basis, method = best["pair"], best["metric"], best["basis"], best["method"]
     part = frame[(frame["pair"] == pair) & (frame["metric"] == metric) & (frame["basis"] == basis)
                  & (frame["method"] == method)]
     fig, ax = plt.subplots(figsize=(10, 3.8))
@@ -120,7 +123,7 @@ def fed_chart(conn, folder: Path, since: dt.date) -> Path | None:
     return _save(fig, folder / "fed_policy.png")
 
 
-def rrg_chart(conn, folder: Path, tail_weeks: int = 6) -> Path | None:
+def rrg_chart(conn, folder: Path, tail_weeks: int = 4) -> Path | None:
     frame = _frame(conn, "marts.rrg",
                    "select ticker, week_end, rs_ratio, rs_momentum, quadrant from marts.rrg "
                    "where rs_ratio is not null and rs_momentum is not null order by week_end")
@@ -130,7 +133,8 @@ def rrg_chart(conn, folder: Path, tail_weeks: int = 6) -> Path | None:
     recent = frame[frame["week_end"] > latest - pd.Timedelta(weeks=tail_weeks)]
     groups = conn.execute("select ticker, group_name from config.ticker_groups").df() if _exists(conn, "config.ticker_groups") else None
     if groups is not None:
-        keep = set(groups[groups["group_name"].isin(["sector_etfs", "etfs"])]["ticker"])
+        # Sectors answer "which sectors lead"; IWM and QQQ place small caps and tech among them.
+        keep = set(groups[groups["group_name"] == "sector_etfs"]["ticker"]) | {"IWM", "QQQ"}
         recent = recent[recent["ticker"].isin(keep)] if keep & set(recent["ticker"]) else recent
     fig, ax = plt.subplots(figsize=(8, 7))
     ax.axhline(100, color="grey", lw=0.8)
@@ -145,7 +149,8 @@ def rrg_chart(conn, folder: Path, tail_weeks: int = 6) -> Path | None:
     for label, (x, y) in {"leading": (0.98, 0.98), "weakening": (0.98, 0.02),
                           "lagging": (0.02, 0.02), "improving": (0.02, 0.98)}.items():
         ax.text(x, y, label, transform=ax.transAxes, ha="right" if x > 0.5 else "left",
-                va="top" if y > 0.5 else "bottom", color=QUADRANT_COLOURS[label], fontsize=10)
+                va="top" if y > 0.5 else "bottom", color=QUADRANT_COLOURS[label], fontsize=10,
+                alpha=0.8, zorder=0)
     ax.set_xlabel("RS-ratio (100 = in line with the benchmark)")
     ax.set_ylabel("RS-momentum")
     ax.set_title(f"Relative rotation against the benchmark, week of {latest:%Y-%m-%d}, "

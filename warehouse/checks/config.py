@@ -143,7 +143,7 @@ def _load(path: Path, mtime: float) -> dict[str, dict[str, Any]]:
 
 
 def load_config(path: Path | None = None) -> dict[str, dict[str, Any]]:
-    """Every check's thresholds: {'prices.outliers': {'vol_multiple': 10.0, ...}, 'marts': {...}}."""
+    """Every check's thresholds: {'prices.outliers': {'vol_multiple': 10.0, ...}, ...}."""
     path = Path(path or default_path())
     mtime = path.stat().st_mtime if path.exists() else 0.0
     loaded = _load(path, mtime)

@@ -62,8 +62,10 @@ def integrity(
     texts = {
         "duplicated_key": "'(ticker, trade_date) stored ' || n || ' times'",
         "null_key": "'NULL in the key'",
-        "bad_close": "case when close is null then 'close is NULL' else 'close is not positive' end",
-        "bad_adj_close": "case when adj_close is null then 'adj_close is NULL' else 'adj_close is not positive' end",
+        "bad_close": "case when close is null then 'close is NULL' "
+        "else 'close is not positive' end",
+        "bad_adj_close": "case when adj_close is null then 'adj_close is NULL' "
+        "else 'adj_close is not positive' end",
         "high_below_low": "'high below low (inverted)'",
         "low_above_open_close": "'low above min(open, close)'",
         "high_below_open_close": "'high below max(open, close)'",
@@ -75,7 +77,8 @@ def integrity(
         + ", ".join(f"case when {p} then {texts[k]} end" for k, p in problems.items())
         + ")"
     )
-    sql = f"select {BAR}, {problem} as problem from {base} where {' or '.join(f'({p})' for p in problems.values())}"
+    any_problem = " or ".join(f"({p})" for p in problems.values())
+    sql = f"select {BAR}, {problem} as problem from {base} where {any_problem}"
     total, columns, rows = failing_rows(conn, sql, order_by="ticker, trade_date")
     counts = dict(
         zip(
@@ -132,9 +135,11 @@ def completeness(conn: duckdb.DuckDBPyConnection, *, table: str = TABLE) -> Chec
             ),
             missing as (
                 select spans.ticker, s.session as trade_date, 'missing session' as problem
-                from spans join _nyse_sessions s on s.session between spans.first_date and spans.last_date
+                from spans
+                join _nyse_sessions s on s.session between spans.first_date and spans.last_date
                 where not exists (
-                    select 1 from {table} t where t.ticker = spans.ticker and t.trade_date = s.session
+                    select 1 from {table} t
+                    where t.ticker = spans.ticker and t.trade_date = s.session
                 )
             ),
             extra as (
@@ -168,7 +173,8 @@ def completeness(conn: duckdb.DuckDBPyConnection, *, table: str = TABLE) -> Chec
         "tickers_with_gaps": int(gappy),
     }
     summary = (
-        f"every ticker has every NYSE session from its first to its last stored date ({first} .. {last})"
+        f"every ticker has every NYSE session from its first to its last stored date "
+        f"({first} .. {last})"
         if not total
         else f"{plural(int(missing), 'missing session')} ({plural(int(gappy), 'ticker')}), "
         f"{plural(int(extra), 'row')} on non-sessions"
@@ -224,7 +230,8 @@ def freshness(
     summary = (
         f"all {len(names)} tickers are at the last completed NYSE session, {expected}"
         if not problems
-        else f"{plural(len(problems), 'ticker')} not at the last completed NYSE session {expected}: "
+        else f"{plural(len(problems), 'ticker')} not at the last completed NYSE session "
+        f"{expected}: "
         + ", ".join(p[0] for p in problems[:10])
         + (" ..." if len(problems) > 10 else "")
     )
@@ -330,14 +337,16 @@ def outliers(
             from returns
             window v as (partition by ticker order by trade_date {window})
         )
-        select ticker, previous_session, trade_date, adj_close, ret as daily_return, vol as rolling_vol,
-               ret / nullif(vol, 0) as vol_multiple,
-               case when abs(ret) > {float(max_abs_return)!r} then 'beyond ' || {sql_literal(f"{max_abs_return:.0%}")}
+        select ticker, previous_session, trade_date, adj_close, ret as daily_return,
+               vol as rolling_vol, ret / nullif(vol, 0) as vol_multiple,
+               case when abs(ret) > {float(max_abs_return)!r}
+                    then 'beyond ' || {sql_literal(f"{max_abs_return:.0%}")}
                     else 'beyond {float(vol_multiple):g}x rolling volatility' end as problem
         from judged
         where ret is not null
           and (abs(ret) > {float(max_abs_return)!r}
-               or (vol_n >= {int(min_periods)} and vol > 0 and abs(ret) > {float(vol_multiple)!r} * vol))
+               or (vol_n >= {int(min_periods)} and vol > 0
+                   and abs(ret) > {float(vol_multiple)!r} * vol))
           and ({int(lookback_sessions)} = 0 or from_end <= {int(lookback_sessions)})
           and not list_contains({day_list}, trade_date)
           and not ({pair_list})
@@ -351,9 +360,11 @@ def outliers(
         else f"the last {lookback_sessions} sessions of each ticker"
     )
     summary = (
-        f"no daily return beyond {vol_multiple:g}x its volatility or {max_abs_return:.0%} in {scope}"
+        f"no daily return beyond {vol_multiple:g}x its volatility or {max_abs_return:.0%} "
+        f"in {scope}"
         if not total
-        else f"{plural(total, 'daily return')} beyond {vol_multiple:g}x volatility or {max_abs_return:.0%} in {scope}"
+        else f"{plural(total, 'daily return')} beyond {vol_multiple:g}x volatility or "
+        f"{max_abs_return:.0%} in {scope}"
     )
     return CheckOutcome(
         name, total == 0, summary, columns, rows, total, {"accepted_moves": len(accepted)}
@@ -389,7 +400,8 @@ def tracking(
     sql = f"""
         with pairs(etf, index_ticker) as (values {values}),
         joined as (
-            select pairs.etf, pairs.index_ticker, e.trade_date, e.adj_close as etf_close, i.adj_close as index_close
+            select pairs.etf, pairs.index_ticker, e.trade_date,
+                   e.adj_close as etf_close, i.adj_close as index_close
             from pairs
             join {table} e on e.ticker = pairs.etf
             join {table} i on i.ticker = pairs.index_ticker and i.trade_date = e.trade_date
@@ -398,7 +410,8 @@ def tracking(
             select etf, index_ticker, lag(trade_date) over w as previous_session, trade_date,
                    etf_close / lag(etf_close) over w - 1 as etf_return,
                    index_close / lag(index_close) over w - 1 as index_return,
-                   row_number() over (partition by etf, index_ticker order by trade_date desc) as from_end
+                   row_number() over (partition by etf, index_ticker order by trade_date desc)
+                       as from_end
             from joined
             window w as (partition by etf, index_ticker order by trade_date)
         )
@@ -467,9 +480,11 @@ def adjustment(
         ),
         events as (
             select *, ratio / previous_ratio - 1 as change,
-                   ratio / previous_ratio > 1 and ratio / previous_ratio <= 1 + {float(max_dividend)!r} as dividend_like,
-                   len(list_filter({ratios}, lambda r: abs(ratio / previous_ratio / r - 1) <= {split_tol!r}
-                                             or abs(ratio / previous_ratio * r - 1) <= {split_tol!r})) > 0 as split_like
+                   ratio / previous_ratio > 1
+                       and ratio / previous_ratio <= 1 + {float(max_dividend)!r} as dividend_like,
+                   len(list_filter({ratios}, lambda r:
+                       abs(ratio / previous_ratio / r - 1) <= {split_tol!r}
+                       or abs(ratio / previous_ratio * r - 1) <= {split_tol!r})) > 0 as split_like
             from changes
             where previous_ratio is not null and abs(ratio / previous_ratio - 1) > {tol!r}
         ),
@@ -483,7 +498,8 @@ def adjustment(
                         then dividends_in_year || ' dividend-like changes in ' || year(trade_date)
                              || ' (more than {int(max_events_per_year)}): a drifting factor'
                     when change < 0 then 'adj_close / close fell: not a dividend, not a split ratio'
-                    else 'adj_close / close rose by more than a dividend and not by a split ratio' end as problem
+                    else 'adj_close / close rose by more than a dividend and not by a split ratio'
+               end as problem
         from judged
         where not split_like
           and (not dividend_like or dividends_in_year > {int(max_events_per_year)})
@@ -491,8 +507,14 @@ def adjustment(
     total, columns, rows = failing_rows(conn, sql, order_by="ticker, trade_date")
     events = conn.execute(
         f"""
-        with f as (select ticker, trade_date, adj_close / close as ratio from {table} where close > 0 and adj_close > 0),
-        c as (select ratio / lag(ratio) over (partition by ticker order by trade_date) - 1 as change from f)
+        with f as (
+            select ticker, trade_date, adj_close / close as ratio
+            from {table} where close > 0 and adj_close > 0
+        ),
+        c as (
+            select ratio / lag(ratio) over (partition by ticker order by trade_date) - 1 as change
+            from f
+        )
         select count(*) filter (where abs(change) > {tol!r}) from c
         """
     ).fetchall()[0][0]

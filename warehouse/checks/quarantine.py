@@ -25,7 +25,8 @@ def quarantined(
     total, columns, rows = failing_rows(conn, sql, [target_table, run_id], order_by="key, reason")
     reasons = dict(
         conn.execute(
-            f"select reason, count(*) from {TABLE} where target_table = ? and run_id = ? group by 1 order by 1",
+            f"select reason, count(*) from {TABLE} where target_table = ? and run_id = ? "
+            "group by 1 order by 1",
             [target_table, run_id],
         ).fetchall()
     )

@@ -50,7 +50,8 @@ def unique_keys(conn: duckdb.DuckDBPyConnection, *, table: str = RATES) -> Check
     null = " or ".join(f"{k} is null" for k in key)
     sql = f"""
         select {cols}, count(*) as copies,
-               case when bool_or({null}) then 'NULL in the key' else 'key stored ' || count(*) || ' times' end as problem
+               case when bool_or({null}) then 'NULL in the key'
+                    else 'key stored ' || count(*) || ' times' end as problem
         from {table} group by {cols} having count(*) > 1 or bool_or({null})
     """
     total, columns, rows = failing_rows(conn, sql, order_by=cols)
@@ -79,21 +80,24 @@ def target_range(
         with lower_bound as (select obs_date, value from {table} where series_id = 'DFEDTARL'),
         upper_bound as (select obs_date, value from {table} where series_id = 'DFEDTARU'),
         paired as (
-            select coalesce(l.obs_date, u.obs_date) as obs_date, l.value as target_lower, u.value as target_upper
+            select coalesce(l.obs_date, u.obs_date) as obs_date,
+                   l.value as target_lower, u.value as target_upper
             from lower_bound l full join upper_bound u on u.obs_date = l.obs_date
         )
         select obs_date, target_lower, target_upper,
                round((target_upper - target_lower) * 100, 4) as width_bp,
                case when target_lower is null then 'upper bound without a lower bound'
                     when target_upper is null then 'lower bound without an upper bound'
-                    when not isfinite(target_lower) or not isfinite(target_upper) then 'a bound is not a finite number'
+                    when not isfinite(target_lower) or not isfinite(target_upper)
+                        then 'a bound is not a finite number'
                     when target_lower >= target_upper then 'lower bound not below the upper bound'
                     else 'range not {width_bp:g} bp wide' end as problem
         from paired
         where target_lower is null or target_upper is null
            or not isfinite(target_lower) or not isfinite(target_upper)
            or target_lower >= target_upper
-           or abs((target_upper - target_lower) * 100 - {float(width_bp)!r}) > {float(tolerance_bp)!r}
+           or abs((target_upper - target_lower) * 100 - {float(width_bp)!r})
+              > {float(tolerance_bp)!r}
         union all
         select obs_date, value, value, 0, 'single target (DFEDTAR) negative or not a finite number'
         from {table} where series_id = 'DFEDTAR' and (not isfinite(value) or value < 0)
@@ -103,7 +107,8 @@ def target_range(
         0
     ]
     summary = (
-        f"all {plural(int(days), 'day')} of the target range have lower < upper, {width_bp:g} bp apart"
+        f"all {plural(int(days), 'day')} of the target range have lower < upper, "
+        f"{width_bp:g} bp apart"
         if not total
         else f"{plural(total, 'day')} with a broken target range"
     )
@@ -133,9 +138,11 @@ def effective_in_range(
         f"select count(*) from {table} where target_kind = 'range' and effective is not null"
     ).fetchall()[0][0]
     summary = (
-        f"the effective rate is inside the target range (+/- {tolerance_bp:g} bp) on all {plural(int(judged), 'day')}"
+        f"the effective rate is inside the target range (+/- {tolerance_bp:g} bp) on all "
+        f"{plural(int(judged), 'day')}"
         if not total
-        else f"{plural(total, 'day')} with the effective rate outside the target range by more than {tolerance_bp:g} bp"
+        else f"{plural(total, 'day')} with the effective rate outside the target range by "
+        f"more than {tolerance_bp:g} bp"
     )
     return CheckOutcome(
         name, total == 0, summary, columns, rows, total, {"days_judged": int(judged)}
@@ -162,12 +169,14 @@ def decisions_match_reference(
     latest_reference = conn.execute(f"select max(effective_date) from {reference}").fetchall()[0][0]
     sql = f"""
         select coalesce(d.effective_date, r.effective_date) as effective_date,
-               d.target_lower as data_lower, d.target_upper as data_upper, d.change_bp as data_change_bp,
+               d.target_lower as data_lower, d.target_upper as data_upper,
+               d.change_bp as data_change_bp,
                r.target_lower as reference_lower, r.target_upper as reference_upper,
                r.change_bp as reference_change_bp, r.line_number as reference_line,
                case when d.effective_date is null then 'in the reference, missing from the data'
-                    when r.effective_date is null and ({sql_literal(latest_reference)} is null
-                                                       or d.effective_date > {sql_literal(latest_reference)})
+                    when r.effective_date is null
+                        and ({sql_literal(latest_reference)} is null
+                             or d.effective_date > {sql_literal(latest_reference)})
                         then 'newer than the reference: add a row to config/fomc_decisions.csv'
                     when r.effective_date is null then 'in the data, missing from the reference'
                     else 'the data and the reference disagree' end as problem
@@ -177,7 +186,8 @@ def decisions_match_reference(
         where coalesce(d.effective_date, r.effective_date) > {sql_literal(first)}
           and coalesce(d.effective_date, r.effective_date) <= {sql_literal(last)}
           and (d.effective_date is null or r.effective_date is null
-               or abs(d.target_lower - r.target_lower) > 1e-9 or abs(d.target_upper - r.target_upper) > 1e-9
+               or abs(d.target_lower - r.target_lower) > 1e-9
+               or abs(d.target_upper - r.target_upper) > 1e-9
                or d.change_bp <> r.change_bp)
     """
     total, columns, rows = failing_rows(conn, sql, order_by="effective_date")
@@ -187,7 +197,8 @@ def decisions_match_reference(
     agreed = conn.execute(
         f"select count(*) from {table} d join {reference} r using (effective_date) "
         f"where effective_date > {sql_literal(first)} and effective_date <= {sql_literal(last)} "
-        "and abs(d.target_lower - r.target_lower) <= 1e-9 and abs(d.target_upper - r.target_upper) <= 1e-9 "
+        "and abs(d.target_lower - r.target_lower) <= 1e-9 "
+        "and abs(d.target_upper - r.target_upper) <= 1e-9 "
         "and d.change_bp = r.change_bp"
     ).fetchall()[0][0]
     serious = total - int(newer)
@@ -207,7 +218,10 @@ def decisions_match_reference(
             f"{plural(serious, 'change')} where the data and config/fomc_decisions.csv disagree"
         )
     else:
-        summary = f"{plural(int(newer), 'change')} newer than config/fomc_decisions.csv: add them to the file"
+        summary = (
+            f"{plural(int(newer), 'change')} newer than config/fomc_decisions.csv: "
+            "add them to the file"
+        )
     return CheckOutcome(
         name,
         total == 0,

@@ -51,7 +51,8 @@ def one_snapshot_per_day(conn: duckdb.DuckDBPyConnection, *, table: str = TABLE)
     if not table_exists(conn, table):
         return missing_table(name, table)
     sql = f"""
-        select as_of_date, ticker, metric, string_agg(distinct source, ', ' order by source) as sources,
+        select as_of_date, ticker, metric,
+               string_agg(distinct source, ', ' order by source) as sources,
                count(*) as copies, 'stored ' || count(*) || ' times for one source' as problem
         from {table} group by as_of_date, ticker, metric, source having count(*) > 1
         union all
@@ -108,7 +109,8 @@ def bounds(
     """
     total, columns, rows = failing_rows(conn, sql, order_by="as_of_date desc, ticker, metric")
     judged = conn.execute(
-        f"select count(*) from (select case metric {' '.join(cases)} end as bound from {table}) where bound is not null"
+        f"select count(*) from (select case metric {' '.join(cases)} end as bound "
+        f"from {table}) where bound is not null"
     ).fetchall()[0][0]
     counts["values_judged"] = int(judged)
     summary = (

@@ -85,6 +85,34 @@ def _header(cells: list[str], path: Path) -> list[str]:
     return names
 
 
+def _record(raw: dict[str, str], *, today: dt.date, require_publisher: bool) -> dict | str:
+    """The row of one line's cells, or the reason it cannot be stored."""
+    empty = [k for k in REQUIRED if not raw[k]]
+    if require_publisher and not raw.get("publisher"):
+        empty.append("publisher")
+    if empty:
+        return f"no value for {', '.join(empty)}"
+    if not ISO_DATE.match(raw["as_of_date"]):
+        return f"as_of_date {raw['as_of_date']!r} is not a date: write it as YYYY-MM-DD"
+    try:
+        day = dt.date.fromisoformat(raw["as_of_date"])
+    except ValueError:
+        return f"as_of_date {raw['as_of_date']!r} is not a real day"
+    value = _number(raw["value"])
+    if isinstance(value, str):
+        return value
+    problem = row_problem(
+        as_of_date=day, ticker=raw["ticker"], metric=raw["metric"], value=value,
+        basis=raw["basis"], method=raw["method"], today=today,
+    )
+    if problem:
+        return problem
+    return {
+        **{k: raw[k] for k in REQUIRED}, "as_of_date": day, "value": value,
+        **{k: raw.get(k) or None for k in OPTIONAL},
+    }
+
+
 def read_valuation_csv(
     path: Path | str,
     *,
@@ -128,35 +156,11 @@ def read_valuation_csv(
             refuse(f"has {len(cells)} cells but the header has {len(header)}: "
                    "put a field that contains a comma in double quotes")
             continue
-        empty = [k for k in REQUIRED if not raw[k]]
-        if require_publisher and not raw.get("publisher"):
-            empty.append("publisher")
-        if empty:
-            refuse(f"no value for {', '.join(empty)}")
+        record = _record(raw, today=today, require_publisher=require_publisher)
+        if isinstance(record, str):
+            refuse(record)
             continue
-        if not ISO_DATE.match(raw["as_of_date"]):
-            refuse(f"as_of_date {raw['as_of_date']!r} is not a date: write it as YYYY-MM-DD")
-            continue
-        try:
-            day = dt.date.fromisoformat(raw["as_of_date"])
-        except ValueError:
-            refuse(f"as_of_date {raw['as_of_date']!r} is not a real day")
-            continue
-        value = _number(raw["value"])
-        if isinstance(value, str):
-            refuse(value)
-            continue
-        problem = row_problem(
-            as_of_date=day, ticker=raw["ticker"], metric=raw["metric"], value=value,
-            basis=raw["basis"], method=raw["method"], today=today,
-        )
-        if problem:
-            refuse(problem)
-            continue
-        records.append({
-            **{k: raw[k] for k in REQUIRED}, "as_of_date": day, "value": value,
-            **{k: raw.get(k) or None for k in OPTIONAL},
-        })
+        records.append(record)
         lines.append(line)
 
     if header is None:

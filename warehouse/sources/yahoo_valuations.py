@@ -281,44 +281,51 @@ class YahooValuationSource:
         for i, symbol in enumerate(dict.fromkeys(tickers)):
             if i and self.pause:
                 self._sleep(self.pause)
-            # yfinance answers an unknown symbol with a near-empty dict ({'trailingPegRatio':
-            # None}): an answer without a quoteType is no answer.
-            info, info_error = self._fetch(
-                symbol, "info", lambda t: t.info,
-                lambda r: not isinstance(r, dict) or not r.get("quoteType"), batch.notes)
-            info = info or {}
-            got, missing = info_figures(info, symbol, as_of)
-            quote_type = str(info.get("quoteType", "")).upper()
-            is_fund = quote_type in FUND_TYPES or (not quote_type and info_error is not None)
-            if is_fund:
-                holdings, funds_error = self._fetch(
-                    symbol, "funds data", lambda t: t.funds_data.equity_holdings,
-                    lambda r: not isinstance(r, pd.DataFrame) or r.empty, batch.notes)
-                fund_rows, fund_missing = holdings_figures(holdings, symbol, as_of)
-                got += fund_rows
-                if funds_error and quote_type:
-                    batch.notes.append(f"{symbol}: no funds data: {funds_error}")
-                if holdings is not None or quote_type:
-                    missing += fund_missing
-            elif start is not None:
-                measures, history_error = self._fetch(
-                    symbol, "valuation measures",
-                    lambda t: t.get_valuation_measures(freq="quarterly", periods=None),
-                    lambda r: not isinstance(r, pd.DataFrame) or r.empty, batch.notes)
-                backfill += history_figures(measures, symbol, start, as_of)
-                if history_error and not TRANSIENT.search(history_error):
-                    batch.notes.append(f"{symbol}: no quarterly valuation history: {history_error}")
-            if info_error and not got:
-                batch.failed[symbol] = (
-                    f"{info_error}: check the symbol in [valuations] tickers of "
-                    "config/universe.toml" if not TRANSIENT.search(info_error) else info_error
-                )
-                continue
-            if info_error:
-                batch.notes.append(f"{symbol}: info failed ({info_error}); funds data loaded")
+            got, history = self._one_ticker(symbol, as_of, start, batch)
             rows += got
-            if missing:
-                batch.missing[symbol] = missing
+            backfill += history
         batch.rows = valuation_frame(rows)
         batch.backfill = valuation_frame(backfill)
         return batch
+
+    def _one_ticker(
+        self, symbol: str, as_of: dt.date, start: dt.date | None, batch: ValuationBatch
+    ) -> tuple[list[dict], list[dict]]:
+        """The snapshot rows and backfill rows of one ticker; gaps and failures go into `batch`."""
+        # yfinance answers an unknown symbol with a near-empty dict ({'trailingPegRatio': None}):
+        # an answer without a quoteType is no answer.
+        info, info_error = self._fetch(
+            symbol, "info", lambda t: t.info,
+            lambda r: not isinstance(r, dict) or not r.get("quoteType"), batch.notes)
+        info = info or {}
+        rows, missing = info_figures(info, symbol, as_of)
+        quote_type = str(info.get("quoteType", "")).upper()
+        backfill: list[dict] = []
+        # Without info the kind of ticker is unknown: funds data is tried, as a stock has none.
+        if quote_type in FUND_TYPES or (not quote_type and info_error is not None):
+            holdings, funds_error = self._fetch(
+                symbol, "funds data", lambda t: t.funds_data.equity_holdings,
+                lambda r: not isinstance(r, pd.DataFrame) or r.empty, batch.notes)
+            fund_rows, fund_missing = holdings_figures(holdings, symbol, as_of)
+            rows += fund_rows
+            if quote_type:  # a known fund: its absent holdings are gaps worth counting
+                missing += fund_missing
+                if funds_error:
+                    batch.notes.append(f"{symbol}: no funds data: {funds_error}")
+        elif start is not None:
+            measures, history_error = self._fetch(
+                symbol, "valuation measures",
+                lambda t: t.get_valuation_measures(freq="quarterly", periods=None),
+                lambda r: not isinstance(r, pd.DataFrame) or r.empty, batch.notes)
+            backfill = history_figures(measures, symbol, start, as_of)
+            if history_error:
+                batch.notes.append(f"{symbol}: no quarterly valuation history: {history_error}")
+        if info_error and not rows:
+            batch.failed[symbol] = info_error if TRANSIENT.search(info_error) else (
+                f"{info_error}: check the symbol in [valuations] tickers of config/universe.toml")
+            return [], backfill
+        if info_error:
+            batch.notes.append(f"{symbol}: info failed ({info_error}); funds data loaded")
+        if missing:
+            batch.missing[symbol] = missing
+        return rows, backfill
