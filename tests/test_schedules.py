@@ -44,3 +44,29 @@ def test_the_new_york_date_is_used_not_utc():
 def test_sensors_start_running():
     assert schedules.report_run_failure.default_status == dg.DefaultSensorStatus.RUNNING
     assert schedules.automation.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_valuations_follow_the_close_and_skip_holidays():
+    s = schedules.valuations_after_close
+    assert (s.cron_schedule, s.execution_timezone) == ("30 18 * * 1-5", "America/New_York")
+    assert s.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert isinstance(tick(s, dt.datetime(2026, 1, 12, 18, 30, tzinfo=NY)), dg.RunRequest)
+    assert "Good Friday" in tick(s, dt.datetime(2026, 4, 3, 18, 30, tzinfo=NY)).skip_message
+
+
+def test_rates_run_every_evening_on_their_own_schedule():
+    s = schedules.rates_daily_fetch
+    assert (s.cron_schedule, s.execution_timezone) == ("0 19 * * *", "America/New_York")
+    assert s.default_status == dg.DefaultScheduleStatus.RUNNING
+    request = tick(s, dt.datetime(2026, 11, 21, 19, 0, tzinfo=NY))
+    assert request.run_key == "rates-2026-11-21"
+
+
+def test_the_jobs_target_the_ingest_assets(project_env):
+    from pipelines.definitions import defs
+
+    d = defs()
+    for name, key in [("daily_prices", schedules.PRICES), ("daily_valuations", schedules.VALUATIONS),
+                      ("daily_rates", schedules.RATES)]:
+        job = d.resolve_job_def(name)
+        assert job.asset_layer.executable_asset_keys == {key}

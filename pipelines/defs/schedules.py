@@ -17,12 +17,27 @@ from pipelines.defs.partitions import monthly_partitions
 from warehouse import calendar
 
 PRICES = dg.AssetKey(["core", "prices_daily"])
+VALUATIONS = dg.AssetKey(["core", "valuations"])
+RATES = dg.AssetKey(["core", "rates_daily"])
 
 prices_job = dg.define_asset_job(
     "daily_prices",
     selection=dg.AssetSelection.assets(PRICES),
     partitions_def=monthly_partitions,
     description="Loads the current month's bars (and the sessions re-fetched before it).",
+)
+
+
+valuations_job = dg.define_asset_job(
+    "daily_valuations",
+    selection=dg.AssetSelection.assets(VALUATIONS),
+    description="Snapshots today's valuation fields (they cannot be taken for past days).",
+)
+
+rates_job = dg.define_asset_job(
+    "daily_rates",
+    selection=dg.AssetSelection.assets(RATES),
+    description="Fetches FRED series from the last stored observation minus the revision window.",
 )
 
 
@@ -48,6 +63,32 @@ def prices_after_close(context: dg.ScheduleEvaluationContext):
     if isinstance(day, dg.SkipReason):
         return day
     return dg.RunRequest(run_key=f"prices-{day}", partition_key=day.replace(day=1).isoformat())
+
+
+@dg.schedule(
+    cron_schedule="30 18 * * 1-5",
+    execution_timezone=calendar.NEW_YORK,
+    job=valuations_job,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="After each NYSE session: today's valuation snapshot. Holidays are skipped.",
+)
+def valuations_after_close(context: dg.ScheduleEvaluationContext):
+    day = session_or_skip(context)
+    if isinstance(day, dg.SkipReason):
+        return day
+    return dg.RunRequest(run_key=f"valuations-{day}")
+
+
+@dg.schedule(
+    cron_schedule="0 19 * * *",
+    execution_timezone=calendar.NEW_YORK,
+    job=rates_job,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Every evening: FRED series, incrementally, with revisions of the last weeks.",
+)
+def rates_daily_fetch(context: dg.ScheduleEvaluationContext):
+    day = context.scheduled_execution_time.astimezone(ZoneInfo(calendar.NEW_YORK)).date()
+    return dg.RunRequest(run_key=f"rates-{day}")
 
 
 @dg.run_failure_sensor(
