@@ -336,3 +336,30 @@ def test_a_config_value_overrides_the_default(tmp_path):
     assert config["prices.outliers"]["vol_multiple"] == 8.0
     assert config["prices.outliers"]["accepted"] == ("2020-03-16",)
     assert config["prices.outliers"]["vol_window"] == 63  # not set: the function's default
+
+
+def test_a_check_that_cannot_run_fails_instead_of_passing(project_env):
+    from pipelines.defs.checks.common import ERROR, CheckDef, asset_checks
+
+    key = dg.AssetKey(["core", "toy"])
+
+    @dg.asset(key=key)
+    def toy() -> dg.MaterializeResult:
+        return dg.MaterializeResult()
+
+    def broken(conn, cfg, run):
+        conn.execute("select * from core.no_such_table")
+
+    checks = asset_checks(
+        key,
+        [CheckDef("toy_check", broken, ERROR, description="Protects nothing. When it fails: fix.")],
+        name="toy_checks",
+    )
+    db = project_env / "wh.duckdb"
+    result = dg.materialize([toy, checks], resources={"duckdb": DuckDBResource(database=str(db))})
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
+    assert evaluation.description.startswith("the check could not run: CatalogException")
+    # the connection was closed: the file opens read-only again in this process
+    with duckdb.connect(str(db), read_only=True) as conn:
+        conn.execute("select 1").fetchall()

@@ -215,3 +215,28 @@ def test_freshness_names_stale_and_missing_series(clean):
         ("DFF", "daily", D(2024, 12, 31), 31, 7, "last observation 31 days old"),
         ("DGS10", "daily", None, None, 7, "no observations stored"),
     ]
+
+
+# --- real data (optional: ../shared/realdata) ------------------------------------------------
+
+
+def test_real_fred_series_against_the_shipped_reference(conn, realdata):
+    """FRED's real DFEDTAR, DFEDTARL, DFEDTARU and DFF: the range is sane, the derived decisions
+    agree with config/fomc_decisions.csv, and DFF leaves the range (by more than 5 bp) on exactly
+    the two hike days the config names."""
+    from warehouse.sources.rate_files import FilesRatesSource
+
+    batch = FilesRatesSource(realdata).observations(["DFEDTAR", "DFEDTARL", "DFEDTARU", "DFF"])
+    rates_db.load_rates(conn, batch, source="files")
+    rates_db.rebuild_policy_rate_daily(conn)
+    rates_db.rebuild_fomc_decisions(conn)
+    rates_db.load_fomc_reference(conn)
+    for name in ("unique_keys",):
+        assert checks.unique_keys(conn).passed, name
+    target = checks.target_range(conn, **cfg("target_range"))
+    assert target.passed, target.rows
+    decisions = checks.decisions_match_reference(conn)
+    assert decisions.passed, decisions.rows
+    effective = checks.effective_in_range(conn, **cfg("effective_in_range"))
+    assert not effective.passed
+    assert sorted(effective.column("calendar_date")) == [D(2015, 12, 16), D(2016, 12, 14)]
