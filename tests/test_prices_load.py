@@ -104,8 +104,9 @@ def test_a_failure_half_way_leaves_the_table_untouched(conn, monkeypatch):
     real_execute = type(conn).execute
 
     def failing(self, sql, *args, **kwargs):
-        # Fail on the upsert itself, after staging and quarantine statements have run.
-        if "on conflict" in sql:
+        # Fail on the final insert: the quarantine rows and the delete of the changed rows
+        # have run by then, so only the transaction can put the table back.
+        if sql.lstrip().startswith("insert into core.prices_daily"):
             raise RuntimeError("disk full")
         return real_execute(self, sql, *args, **kwargs)
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse import settings
+
 DDL_DIR = Path(__file__).parent / "ddl"
 
 
@@ -15,7 +17,9 @@ def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnect
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(str(path), read_only=read_only)
+    return duckdb.connect(
+        str(path), read_only=read_only, config={"memory_limit": settings.duckdb_memory_limit()}
+    )
 
 
 def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:

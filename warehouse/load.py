@@ -82,38 +82,9 @@ def upsert(
         claim_flavour(conn, source)
         conn.register("_incoming", table)
         try:
-            conn.execute("create or replace temp table _stage as select distinct * from _incoming")
+            _merge(conn, spec, row_key, columns, source, run_id, now, result)
         finally:
             conn.unregister("_incoming")
-
-        # A key given twice with different values in one batch: neither can be trusted.
-        reasons = [
-            *spec.rules,
-            (
-                "the same key appears more than once in this batch with different values",
-                f"({key_sql}) in (select {key_sql} from _stage group by all having count(*) > 1)",
-            ),
-            ("a key column is NULL", " or ".join(f"{k} is null" for k in row_key)),
-        ]
-        case = " ".join(f"when {pred} then '{reason}'" for reason, pred in reasons)
-        conn.execute(
-            f"create or replace temp table _checked as "
-            f"select *, case {case} else null end as _reason from _stage"
-        )
-        conn.execute(
-            f"""
-            insert into core.quarantine
-            select '{spec.name}', {key_text}, _reason, null,
-                   to_json(struct_pack({", ".join(columns)}))::varchar, ?, ?, ?
-            from _checked where _reason is not null
-            """,
-            [source, run_id, now],
-        )
-        for reason, count in conn.execute(
-            "select _reason, count(*) from _checked where _reason is not null group by 1 order by 1"
-        ).fetchall():
-            result.quarantine_reasons[reason] = count
-            result.quarantined += count
 
         if rejects is not None and len(rejects):
             rejects = rejects.reindex(columns=QUARANTINE_COLUMNS)
@@ -129,36 +100,93 @@ def upsert(
             for reason, count in rejects["reason"].value_counts().items():
                 result.quarantine_reasons[reason] = result.quarantine_reasons.get(reason, 0) + int(count)
                 result.quarantined += int(count)
+    return result
 
-        compared = [*spec.values, "source"]
-        join = " and ".join(f"t.{k} = s.{k}" for k in spec.key)
-        differs = " or ".join(f"t.{c} is distinct from s.{c}" for c in compared)
-        counts = conn.execute(
+
+def _merge(conn, spec: TableSpec, row_key, columns, source, run_id, now, result: LoadResult) -> None:
+    """Quarantine the bad rows of `_incoming` and merge the good ones into the table.
+
+    Written for bulk loads: the batch is scanned in place (Arrow, no copy), only keys given more
+    than once are aggregated, and there is no ON CONFLICT: changed rows are deleted and inserted
+    again, which also works on tables without a primary-key index.
+    """
+    cols = ", ".join(columns)
+    on_key = " and ".join(f"i.{k} = d.{k}" for k in row_key)
+    key_text = " || ' ' || ".join(f"coalesce(cast({k} as varchar), 'NULL')" for k in row_key)
+    # Keys given more than once; with different values they are a conflict and neither is kept.
+    keys = ", ".join(row_key)
+    conn.execute(
+        f"""
+        create or replace temp table _dupkeys as
+        with repeated as (select {keys} from _incoming group by all having count(*) > 1)
+        select {", ".join(f"r.{k}" for k in row_key)},
+               count(distinct struct_pack({", ".join(f"i.{c}" for c in columns)})) > 1 as conflict
+        from repeated r join _incoming i on {" and ".join(f"i.{k} = r.{k}" for k in row_key)}
+        group by all
+        """
+    )
+    reasons = [
+        ("a key column is NULL", " or ".join(f"{k} is null" for k in row_key)),
+        *spec.rules,
+        ("the same key appears more than once in this batch with different values", "_conflict"),
+    ]
+    reason = "case " + " ".join(f"when {pred} then '{why}'" for why, pred in reasons) + " end"
+    # The rules see the batch's own column names, plus _conflict for keys given twice.
+    batch = f"(select i.*, d.conflict as _conflict from _incoming i left join _dupkeys d on {on_key}) b"
+    conn.execute(
+        f"""
+        create or replace temp table _rejected as
+        select {key_text} as key, {reason} as reason, to_json(struct_pack({cols}))::varchar as payload
+        from {batch} where {reason} is not null
+        """
+    )
+    conn.execute(
+        f"insert into core.quarantine select '{spec.name}', key, reason, null, payload, ?, ?, ? "
+        "from _rejected",
+        [source, run_id, now],
+    )
+    for why, count in conn.execute(
+        "select reason, count(*) from _rejected group by 1 order by 1"
+    ).fetchall():
+        result.quarantine_reasons[why] = count
+        result.quarantined += count
+    # The good rows: as given, with exact repeats of a row kept once.
+    good = cols
+    literal = "'" + source.replace("'", "''") + "'"  # a view cannot take parameters
+    conn.execute(
+        f"""
+        create or replace temp view _valid as
+        select {good}, {literal} as source from {batch} where {reason} is null and _conflict is null
+        union all
+        select distinct {good}, {literal} as source
+        from {batch} where {reason} is null and _conflict is not null
+        """
+    )
+
+    target_rows = conn.execute(f"select count(*) from (select 1 from {spec.name} limit 1)").fetchall()[0][0]
+    join = " and ".join(f"t.{k} = s.{k}" for k in spec.key)
+    compared = [*spec.values, "source"]
+    differs = " or ".join(f"t.{c} is distinct from s.{c}" for c in compared)
+    insert = f"insert into {spec.name} ({cols}, source, loaded_at) select {cols}, source, ? from _valid s"
+    if target_rows == 0:
+        # A first load: nothing to compare with.
+        result.inserted = conn.execute(f"{insert}", [now]).fetchall()[0][0]
+    else:
+        result.inserted, result.updated, result.unchanged = conn.execute(
             f"""
             select count(*) filter (where t.{spec.key[0]} is null),
                    count(*) filter (where t.{spec.key[0]} is not null and ({differs})),
                    count(*) filter (where t.{spec.key[0]} is not null and not ({differs}))
-            from (select *, ? as source from _checked where _reason is null) s
-            left join {spec.name} t on {join}
-            """,
-            [source],
-        ).fetchone()
-        result.inserted, result.updated, result.unchanged = counts
-
-        excluded_differs = " or ".join(f"{spec.name}.{c} is distinct from excluded.{c}" for c in compared)
-        assignments = ", ".join(f"{c} = excluded.{c}" for c in [*compared, "loaded_at"])
-        conn.execute(
-            f"""
-            insert into {spec.name} ({", ".join(columns)}, source, loaded_at)
-            select {", ".join(columns)}, ?, ? from _checked where _reason is null
-            on conflict ({", ".join(spec.key)}) do update set {assignments}
-            where {excluded_differs}
-            """,
-            [source, now],
-        )
-        conn.execute("drop table _stage")
-        conn.execute("drop table _checked")
-    return result
+            from _valid s left join {spec.name} t on {join}
+            """
+        ).fetchall()[0]
+        if result.updated:
+            conn.execute(f"delete from {spec.name} t using _valid s where {join} and ({differs})")
+        if result.inserted or result.updated:
+            conn.execute(f"{insert} where not exists (select 1 from {spec.name} t where {join})", [now])
+    conn.execute("drop view _valid")
+    conn.execute("drop table _dupkeys")
+    conn.execute("drop table _rejected")
 
 
 def rejects_frame(records: list[dict]) -> pd.DataFrame:

@@ -40,3 +40,12 @@ def warehouse_path(kind: str | None = None) -> Path:
 def files_dir() -> Path | None:
     value = os.environ.get("ROTATION_FILES_DIR")
     return Path(value) if value else None
+
+
+def duckdb_memory_limit() -> str:
+    """DuckDB's memory limit for the warehouse's connections (it spills to disk beyond it).
+
+    DuckDB's own default is 80% of the machine; a fixed default keeps a run, the UI and a reader
+    from competing for all of it.
+    """
+    return os.environ.get("ROTATION_DUCKDB_MEMORY_LIMIT", "4GB")

@@ -50,7 +50,10 @@ def market_source_from_env() -> MarketSourceResource:
 def resources() -> dg.Definitions:
     return dg.Definitions(
         resources={
-            "duckdb": DuckDBResource(database=str(settings.warehouse_path())),
+            "duckdb": DuckDBResource(
+                database=str(settings.warehouse_path()),
+                connection_config={"memory_limit": settings.duckdb_memory_limit()},
+            ),
             "market_source": market_source_from_env(),
         }
     )
