@@ -34,6 +34,9 @@ sql: install  ## make sql Q="select ..." : query the read snapshot
 docs: install  ## regenerate docs/data-dictionary.md from the column docs
 	$(BIN)/python -m warehouse.dictionary
 
+bench: install  ## the benchmark at Russell-3000 size (about half an hour); rewrites BENCHMARKS.md
+	$(BIN)/python -m bench.run
+
 lint: install
 	$(BIN)/ruff check pipelines warehouse tests
 
