@@ -34,11 +34,22 @@ def insert_prices(conn: duckdb.DuckDBPyConnection, rows) -> None:
 
 
 def run_models(conn, *names, universe: Universe | None = None, **overrides) -> dict:
-    """Build the named models in the order given; returns {name: BuildResult}."""
+    """Build the named models, after any staging models they read; returns {name: BuildResult}.
+
+    Marts the named ones read are not built implicitly: a test names them, so it says what its
+    data flows through.
+    """
     params = sql_models.load_params() | {"_breadth_groups": {}} | overrides
     sql_models.write_config_tables(conn, universe or small_universe(), params)
     models = {m.name: m for m in sql_models.discover()}
-    return {name: sql_models.build(conn, models[name], params) for name in names}
+    staging = {m.relation: m for m in models.values() if m.layer == "staging"}
+    results = {}
+    for name in names:
+        for dep in sorted(models[name].dependencies(params)):
+            if dep in staging:
+                sql_models.build(conn, staging[dep], params)
+        results[name] = sql_models.build(conn, models[name], params)
+    return results
 
 
 def rows(conn, sql, *args):

@@ -75,9 +75,7 @@ def test_dated_inputs_come_from_headers_and_config(models, params):
         for m in ("returns_daily", "relative_strength", "rrg", "yield_curve")
     }
     assert got["returns_daily"] == [("core.prices_daily", "trade_date", None)]
-    assert got["relative_strength"] == [
-        ("marts.returns_daily", "trade_date", None)
-    ]  # config.pairs has no date
+    assert got["relative_strength"] == [("staging.pair_sessions", "trade_date", None)]
     assert got["rrg"] == [("core.prices_daily", "trade_date", None)]
     assert got["yield_curve"] == [("core.rates_daily", "obs_date", "series_id = 'DGS10'")]
 

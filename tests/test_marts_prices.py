@@ -63,10 +63,14 @@ def test_my_models_declare_the_types_they_build(conn):
         model = found[name]
         built = sql_models.column_types(conn, model.relation)
         assert built == model.column_types, name
-        assert "marts.returns_daily" in model.dependencies(params), name
         assert model.date_column == "trade_date"
-    assert "config.pairs" in found["relative_strength"].dependencies(params)
-    assert "config.pairs" in found["outperformance_streaks"].dependencies(params)
+    # Per-ticker models read the daily returns; pair models read the pair's common sessions,
+    # which come from the daily returns and config.pairs.
+    for name in ("period_returns", "highs_drawdowns"):
+        assert "marts.returns_daily" in found[name].dependencies(params), name
+    for name in ("relative_strength", "outperformance_streaks"):
+        assert found[name].dependencies(params) == {"staging.pair_sessions"}, name
+    assert found["pair_sessions"].dependencies(params) == {"config.pairs", "marts.returns_daily"}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,41 +20,9 @@ headline:
   iwm_spy_streak: select streak from marts.outperformance_streaks where pair = 'IWM/SPY' order by trade_date desc limit 1
   rut_gspc_streak: select streak from marts.outperformance_streaks where pair = '^RUT/^GSPC' order by trade_date desc limit 1
 */
-with pairs as (
-    select pair, small, large
-    from config.pairs
-),
-
-returns as (
-    select ticker, trade_date, adj_close
-    from marts.returns_daily
-),
-
-common_dates as (
-    select
-        pairs.pair,
-        pairs.small,
-        pairs.large,
-        small_side.trade_date,
-        small_side.adj_close as small_adj_close,
-        large_side.adj_close as large_adj_close
-    from pairs
-    inner join returns as small_side
-        on small_side.ticker = pairs.small
-    inner join returns as large_side
-        on large_side.ticker = pairs.large and large_side.trade_date = small_side.trade_date
-),
-
-contests as (
-    select
-        pair,
-        small,
-        large,
-        trade_date,
-        small_adj_close / lag(small_adj_close) over common - 1 as small_ret,
-        large_adj_close / lag(large_adj_close) over common - 1 as large_ret
-    from common_dates
-    window common as (partition by pair order by trade_date)
+with contests as (
+    select pair, small, large, trade_date, small_ret, large_ret
+    from staging.pair_sessions
 ),
 
 islands as (

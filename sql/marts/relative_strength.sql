@@ -30,31 +30,9 @@ headline:
   iwm_spy_rs_index: select rs_index from marts.relative_strength where pair = 'IWM/SPY' order by trade_date desc limit 1
   rut_gspc_excess_63d: select excess_63d from marts.relative_strength where pair = '^RUT/^GSPC' order by trade_date desc limit 1
 */
-with pairs as (
-    select pair, small, large
-    from config.pairs
-),
-
-returns as (
-    select ticker, trade_date, adj_close
-    from marts.returns_daily
-),
-
-common_dates as (
-    -- An equi-join on (ticker, date): only sessions both sides have, so the ratio never mixes
-    -- a close with a stale one.
-    select
-        pairs.pair,
-        pairs.small,
-        pairs.large,
-        small_side.trade_date,
-        small_side.adj_close as small_adj_close,
-        large_side.adj_close as large_adj_close
-    from pairs
-    inner join returns as small_side
-        on small_side.ticker = pairs.small
-    inner join returns as large_side
-        on large_side.ticker = pairs.large and large_side.trade_date = small_side.trade_date
+with common_dates as (
+    select pair, small, large, trade_date, small_adj_close, large_adj_close, small_ret, large_ret
+    from staging.pair_sessions
 ),
 
 ratios as (
@@ -67,8 +45,8 @@ ratios as (
         large_adj_close,
         small_adj_close / large_adj_close as rs,
         -- daily returns between consecutive common dates, not the tickers' own sessions
-        small_adj_close / lag(small_adj_close) over common - 1 as small_ret,
-        large_adj_close / lag(large_adj_close) over common - 1 as large_ret,
+        small_ret,
+        large_ret,
         (small_adj_close / lag(small_adj_close, 21) over common)
             / (large_adj_close / lag(large_adj_close, 21) over common) - 1 as excess_21d,
         (small_adj_close / lag(small_adj_close, 63) over common)
