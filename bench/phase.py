@@ -49,7 +49,8 @@ def floor(db: Path) -> dict:
         for model in ordered:
             t = time.perf_counter()
             conn.execute(f"create schema if not exists {model.layer}")
-            conn.execute(f"create or replace table {model.relation} as {model.render(params)}")
+            kind = "view" if model.materialized == "view" else "table"
+            conn.execute(f"create or replace {kind} {model.relation} as {model.render(params)}")
             per_model[model.name] = time.perf_counter() - t
         seconds = time.perf_counter() - started
     return {"seconds": seconds, "per_model": per_model}
