@@ -36,14 +36,14 @@ def load(db: Path, n: int, years: int) -> dict:
 
 def floor(db: Path) -> dict:
     """Every mart's SQL straight in DuckDB, in dependency order, no Dagster."""
-    import duckdb
-
-    from warehouse.universe import load_universe
     from warehouse import models as sql_models
+    from warehouse.db import connect
+    from warehouse.universe import load_universe
 
     params, ordered = _models()
     per_model = {}
-    with duckdb.connect(str(db)) as conn:
+    # The warehouse's own connection settings (its memory limit), as a run would have them.
+    with connect(db) as conn:
         sql_models.write_config_tables(conn, load_universe(), params)
         started = time.perf_counter()
         for model in ordered:

@@ -111,7 +111,8 @@ def write_markdown(summary: dict, n: int, years: int, repeats: int, command: str
         *(f"| {name} | {sec:.2f} |" for name, sec in sorted(summary["floor"]["per_model"].items(), key=lambda kv: -kv[1])),
         "",
     ]
-    return "\n".join(lines)
+    notes = ROOT / "bench" / "notes.md"
+    return "\n".join(lines) + ("\n" + notes.read_text(encoding="utf-8") if notes.exists() else "")
 
 
 def main(argv: list[str] | None = None) -> int:
