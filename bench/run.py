@@ -34,8 +34,18 @@ def one_repeat(n: int, years: int, env: dict) -> dict:
     results = {}
     try:
         for phase in ORDER:
-            cmd = [sys.executable, "-m", "bench.phase", phase, "--db", str(db),
-                   "--tickers", str(n), "--years", str(years)]
+            cmd = [
+                sys.executable,
+                "-m",
+                "bench.phase",
+                phase,
+                "--db",
+                str(db),
+                "--tickers",
+                str(n),
+                "--years",
+                str(years),
+            ]
             # Files, not pipes: Dagster logs a lot to stderr and a full pipe would stall the child.
             with open(folder / "out.txt", "w+") as out, open(folder / "err.txt", "w+") as err:
                 proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env, cwd=ROOT)
@@ -59,8 +69,9 @@ def summarise(repeats: list[dict]) -> dict:
     def med(phase, key="seconds"):
         return statistics.median(r[phase][key] for r in repeats)
 
-    s = {phase: {"seconds": med(phase), "peak_rss_mb": max(r[phase]["peak_rss_mb"] for r in repeats)}
-         for phase in ORDER}
+    s = {
+        phase: {"seconds": med(phase), "peak_rss_mb": max(r[phase]["peak_rss_mb"] for r in repeats)} for phase in ORDER
+    }
     s["load"]["rows"] = repeats[0]["load"]["rows"]
     s["load"]["rows_per_second"] = med("load", "rows_per_second")
     s["incremental"]["build_seconds"] = med("incremental", "build_seconds")
@@ -72,8 +83,8 @@ def summarise(repeats: list[dict]) -> dict:
     s["ratios"] = {
         "dagster_over_floor": s["dagster"]["seconds"] / s["floor"]["seconds"],
         "incremental_over_full": s["incremental"]["seconds"] / s["dagster"]["seconds"],
-        "pandas_over_sql": s["pandas"]["seconds"] / (
-            s["floor"]["per_model"].get("breadth", 0) + s["floor"]["per_model"].get("relative_strength", 0) or 1),
+        "pandas_over_sql": s["pandas"]["seconds"]
+        / (s["floor"]["per_model"].get("breadth", 0) + s["floor"]["per_model"].get("relative_strength", 0) or 1),
     }
     return s
 
@@ -81,7 +92,8 @@ def summarise(repeats: list[dict]) -> dict:
 def machine() -> str:
     mem = ""
     try:
-        kb = int(next(ln for ln in open("/proc/meminfo") if ln.startswith("MemTotal")).split()[1])
+        with open("/proc/meminfo") as meminfo:
+            kb = int(next(ln for ln in meminfo if ln.startswith("MemTotal")).split()[1])
         mem = f", {kb / 1024 / 1024:.0f} GiB memory"
     except (OSError, StopIteration, ValueError):
         pass
@@ -91,24 +103,36 @@ def machine() -> str:
 def write_markdown(summary: dict, n: int, years: int, repeats: int, command: str) -> str:
     load, r = summary["load"], summary["ratios"]
     lines = [
-        "# Benchmarks", "",
-        f"Command: `{command}`  ", f"Machine: {machine()}  ",
+        "# Benchmarks",
+        "",
+        f"Command: `{command}`  ",
+        f"Machine: {machine()}  ",
         f"Workload: {n:,} tickers x {years} years of NYSE sessions from the sample generator, "
-        f"{load['rows']:,} price rows; median of {repeats} runs (peak memory: the largest).", "",
-        "| phase | median seconds | peak memory (MB) | notes |", "|---|---:|---:|---|",
+        f"{load['rows']:,} price rows; median of {repeats} runs (peak memory: the largest).",
+        "",
+        "| phase | median seconds | peak memory (MB) | notes |",
+        "|---|---:|---:|---|",
         f"| load | {load['seconds']:.2f} | {load['peak_rss_mb']:.0f} | {load['rows_per_second'] / 1e6:.2f} M rows/s through `warehouse.load.upsert` |",
         f"| floor | {summary['floor']['seconds']:.2f} | {summary['floor']['peak_rss_mb']:.0f} | every mart's SQL in plain DuckDB |",
         f"| full build (Dagster) | {summary['dagster']['seconds']:.2f} | {summary['dagster']['peak_rss_mb']:.0f} | every mart as Dagster assets, in process |",
         f"| incremental | {summary['incremental']['seconds']:.2f} | {summary['incremental']['peak_rss_mb']:.0f} | one new session: load {summary['incremental']['load_seconds']:.2f} s + marts {summary['incremental']['build_seconds']:.2f} s |",
         f"| pandas | {summary['pandas']['seconds']:.2f} | {summary['pandas']['peak_rss_mb']:.0f} | breadth + relative strength in pandas (after reading the table) |",
-        "", "| target | measured | met |", "|---|---:|---|",
+        "",
+        "| target | measured | met |",
+        "|---|---:|---|",
         f"| full build within 1.5x of the floor | {r['dagster_over_floor']:.2f}x | {'yes' if r['dagster_over_floor'] <= 1.5 else 'no'} |",
         f"| incremental at most 5% of the full build | {100 * r['incremental_over_full']:.0f}% | {'yes' if r['incremental_over_full'] <= 0.05 else 'no'} |",
         f"| load at least 5 M rows/s | {load['rows_per_second'] / 1e6:.2f} M/s | {'yes' if load['rows_per_second'] >= 5e6 else 'no'} |",
         f"| peak memory under 6 GB | {max(v['peak_rss_mb'] for k, v in summary.items() if k != 'ratios') / 1024:.2f} GB | {'yes' if max(v['peak_rss_mb'] for k, v in summary.items() if k != 'ratios') < 6144 else 'no'} |",
-        "", "Floor time per mart (median seconds):", "",
-        "| model | seconds |", "|---|---:|",
-        *(f"| {name} | {sec:.2f} |" for name, sec in sorted(summary["floor"]["per_model"].items(), key=lambda kv: -kv[1])),
+        "",
+        "Floor time per mart (median seconds):",
+        "",
+        "| model | seconds |",
+        "|---|---:|",
+        *(
+            f"| {name} | {sec:.2f} |"
+            for name, sec in sorted(summary["floor"]["per_model"].items(), key=lambda kv: -kv[1])
+        ),
         "",
     ]
     notes = ROOT / "bench" / "notes.md"
@@ -123,8 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true", help="print, do not rewrite BENCHMARKS.md")
     args = parser.parse_args(argv)
     config = workload.write_config(Path(tempfile.mkdtemp(prefix="rotation-bench-config-")), args.tickers)
-    env = {**os.environ, "ROTATION_CONFIG_DIR": str(config), "ROTATION_SOURCE": "sample",
-           "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "ROTATION_CONFIG_DIR": str(config), "ROTATION_SOURCE": "sample", "PYTHONPATH": str(ROOT)}
     repeats = []
     for i in range(args.repeat):
         print(f"run {i + 1}/{args.repeat}: {args.tickers} tickers x {args.years} years", flush=True)

@@ -19,9 +19,9 @@ def _no_network(monkeypatch):
 
     def guarded(self, address):
         host = address[0] if isinstance(address, tuple) else address
-        if isinstance(host, str) and not (host.startswith("127.") or host in ("localhost", "::1")):
-            if self.family in (socket.AF_INET, socket.AF_INET6):
-                raise OSError(f"test tried to reach the network: {address}")
+        loopback = isinstance(host, str) and (host.startswith("127.") or host in ("localhost", "::1"))
+        if isinstance(host, str) and not loopback and self.family in (socket.AF_INET, socket.AF_INET6):
+            raise OSError(f"test tried to reach the network: {address}")
         return real_connect(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", guarded)

@@ -16,7 +16,7 @@ def small_universe(pairs=(("IWM", "SPY"),), groups=None) -> Universe:
     groups = groups or {"etfs": tuple(sorted({t for p in pairs for t in p}))}
     return Universe(
         path=base.path, history_start=base.history_start, refetch_sessions=10, groups=groups,
-        pairs=tuple(Pair(s, l) for s, l in pairs),
+        pairs=tuple(Pair(small, large) for small, large in pairs),
     )
 
 

@@ -75,9 +75,6 @@ def upsert(
         raise ValueError(f"rows for {spec.name} lack the columns {missing}")
     table = table.select(columns)
     result = LoadResult(spec.name)
-    key_sql = ", ".join(row_key)
-    key_text = " || ' ' || ".join(f"coalesce(cast({k} as varchar), 'NULL')" for k in row_key)
-
     with transaction(conn):
         claim_flavour(conn, source)
         conn.register("_incoming", table)

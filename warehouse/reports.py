@@ -62,9 +62,12 @@ def _save(fig, path: Path) -> Path:
 
 
 def relative_strength_chart(conn, folder: Path, since: dt.date) -> Path | None:
-    frame = _frame(conn, "marts.relative_strength",
-                   f"select pair, trade_date, rs, rs_sma50, rs_sma200 from marts.relative_strength "
-                   f"where pair in {RS_PAIRS} and trade_date >= '{since}' order by trade_date")
+    frame = _frame(
+        conn,
+        "marts.relative_strength",
+        f"select pair, trade_date, rs, rs_sma50, rs_sma200 from marts.relative_strength "
+        f"where pair in {RS_PAIRS} and trade_date >= '{since}' order by trade_date",
+    )
     if frame is None:
         return None
     pairs = [p for p in RS_PAIRS if p in set(frame["pair"])]
@@ -81,9 +84,12 @@ def relative_strength_chart(conn, folder: Path, since: dt.date) -> Path | None:
 
 
 def valuation_chart(conn, folder: Path) -> Path | None:
-    frame = _frame(conn, "marts.valuation_gap",
-                   "select pair, metric, basis, method, as_of_date, discount, discount_avg_prior "
-                   "from marts.valuation_gap order by as_of_date")
+    frame = _frame(
+        conn,
+        "marts.valuation_gap",
+        "select pair, metric, basis, method, as_of_date, discount, discount_avg_prior "
+        "from marts.valuation_gap order by as_of_date",
+    )
     if frame is None:
         return None
     series = frame.groupby(["pair", "metric", "basis", "method"]).size().reset_index(name="n")
@@ -91,12 +97,19 @@ def valuation_chart(conn, folder: Path) -> Path | None:
     series["preferred"] = (series["pair"] == "IWM/SPY") & (series["metric"] == "pe") & (series["basis"] == "trailing")
     best = series.sort_values(["preferred", "n"], ascending=False).iloc[0]
     pair, metric, basis, method = best["pair"], best["metric"], best["basis"], best["method"]
-    part = frame[(frame["pair"] == pair) & (frame["metric"] == metric) & (frame["basis"] == basis)
-                 & (frame["method"] == method)]
+    part = frame[
+        (frame["pair"] == pair) & (frame["metric"] == metric) & (frame["basis"] == basis) & (frame["method"] == method)
+    ]
     fig, ax = plt.subplots(figsize=(10, 3.8))
     ax.plot(part["as_of_date"], 100 * part["discount"], label="discount", color="#1d3557", lw=1.2)
-    ax.plot(part["as_of_date"], 100 * part["discount_avg_prior"], label="average of earlier dates",
-            color="#e76f51", lw=1, ls="--")
+    ax.plot(
+        part["as_of_date"],
+        100 * part["discount_avg_prior"],
+        label="average of earlier dates",
+        color="#e76f51",
+        lw=1,
+        ls="--",
+    )
     ax.axhline(0, color="grey", lw=0.8)
     _style(ax, f"Valuation discount of {pair} ({basis} {metric}, {method})", "discount, % (1 - small / large)")
     ax.legend(loc="upper left", fontsize=8)
@@ -104,34 +117,51 @@ def valuation_chart(conn, folder: Path) -> Path | None:
 
 
 def fed_chart(conn, folder: Path, since: dt.date) -> Path | None:
-    frame = _frame(conn, "marts.fed_policy",
-                   f"select day, target_lower, target_upper, effective, last_change_date, last_change_bp "
-                   f"from marts.fed_policy where day >= '{since}' order by day")
+    frame = _frame(
+        conn,
+        "marts.fed_policy",
+        f"select day, target_lower, target_upper, effective, last_change_date, last_change_bp "
+        f"from marts.fed_policy where day >= '{since}' order by day",
+    )
     if frame is None:
         return None
     fig, ax = plt.subplots(figsize=(10, 3.8))
-    ax.fill_between(frame["day"], frame["target_lower"], frame["target_upper"], step="post",
-                    color="#a8dadc", label="target range")
+    ax.fill_between(
+        frame["day"], frame["target_lower"], frame["target_upper"], step="post", color="#a8dadc", label="target range"
+    )
     ax.plot(frame["day"], frame["effective"], color="#1d3557", lw=1, label="effective rate (DFF)")
     cuts = frame[(frame["day"] == frame["last_change_date"]) & (frame["last_change_bp"] < 0)]
     ax.scatter(cuts["day"], cuts["target_upper"], marker="v", color="#e63946", zorder=3, label="cut")
     for _, row in cuts.iterrows():
-        ax.annotate(f"{int(row['last_change_bp'])} bp", (row["day"], row["target_upper"]),
-                    textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7)
+        ax.annotate(
+            f"{int(row['last_change_bp'])} bp",
+            (row["day"], row["target_upper"]),
+            textcoords="offset points",
+            xytext=(0, 6),
+            ha="center",
+            fontsize=7,
+        )
     _style(ax, "Federal funds: target range, effective rate and cuts", "percent")
     ax.legend(loc="lower left", fontsize=8)
     return _save(fig, folder / "fed_policy.png")
 
 
 def rrg_chart(conn, folder: Path, tail_weeks: int = 4) -> Path | None:
-    frame = _frame(conn, "marts.rrg",
-                   "select ticker, week_end, rs_ratio, rs_momentum, quadrant from marts.rrg "
-                   "where rs_ratio is not null and rs_momentum is not null order by week_end")
+    frame = _frame(
+        conn,
+        "marts.rrg",
+        "select ticker, week_end, rs_ratio, rs_momentum, quadrant from marts.rrg "
+        "where rs_ratio is not null and rs_momentum is not null order by week_end",
+    )
     if frame is None:
         return None
     latest = frame["week_end"].max()
     recent = frame[frame["week_end"] > latest - pd.Timedelta(weeks=tail_weeks)]
-    groups = conn.execute("select ticker, group_name from config.ticker_groups").df() if _exists(conn, "config.ticker_groups") else None
+    groups = (
+        conn.execute("select ticker, group_name from config.ticker_groups").df()
+        if _exists(conn, "config.ticker_groups")
+        else None
+    )
     if groups is not None:
         # Sectors answer "which sectors lead"; IWM and QQQ place small caps and tech among them.
         keep = set(groups[groups["group_name"] == "sector_etfs"]["ticker"]) | {"IWM", "QQQ"}
@@ -144,25 +174,45 @@ def rrg_chart(conn, folder: Path, tail_weeks: int = 4) -> Path | None:
         colour = QUADRANT_COLOURS.get(last["quadrant"], "grey")
         ax.plot(part["rs_ratio"], part["rs_momentum"], color=colour, lw=1, alpha=0.7)
         ax.scatter([last["rs_ratio"]], [last["rs_momentum"]], color=colour, s=28, zorder=3)
-        ax.annotate(ticker, (last["rs_ratio"], last["rs_momentum"]), textcoords="offset points",
-                    xytext=(4, 3), fontsize=8)
-    for label, (x, y) in {"leading": (0.98, 0.98), "weakening": (0.98, 0.02),
-                          "lagging": (0.02, 0.02), "improving": (0.02, 0.98)}.items():
-        ax.text(x, y, label, transform=ax.transAxes, ha="right" if x > 0.5 else "left",
-                va="top" if y > 0.5 else "bottom", color=QUADRANT_COLOURS[label], fontsize=10,
-                alpha=0.8, zorder=0)
+        ax.annotate(
+            ticker, (last["rs_ratio"], last["rs_momentum"]), textcoords="offset points", xytext=(4, 3), fontsize=8
+        )
+    for label, (x, y) in {
+        "leading": (0.98, 0.98),
+        "weakening": (0.98, 0.02),
+        "lagging": (0.02, 0.02),
+        "improving": (0.02, 0.98),
+    }.items():
+        ax.text(
+            x,
+            y,
+            label,
+            transform=ax.transAxes,
+            ha="right" if x > 0.5 else "left",
+            va="top" if y > 0.5 else "bottom",
+            color=QUADRANT_COLOURS[label],
+            fontsize=10,
+            alpha=0.8,
+            zorder=0,
+        )
     ax.set_xlabel("RS-ratio (100 = in line with the benchmark)")
     ax.set_ylabel("RS-momentum")
-    ax.set_title(f"Relative rotation against the benchmark, week of {latest:%Y-%m-%d}, "
-                 f"{tail_weeks}-week tails", fontsize=11, loc="left")
+    ax.set_title(
+        f"Relative rotation against the benchmark, week of {latest:%Y-%m-%d}, {tail_weeks}-week tails",
+        fontsize=11,
+        loc="left",
+    )
     ax.grid(alpha=0.3)
     return _save(fig, folder / "rrg.png")
 
 
 def breadth_chart(conn, folder: Path, since: dt.date) -> Path | None:
-    frame = _frame(conn, "marts.breadth",
-                   f"select group_name, trade_date, share_above_sma50, share_above_sma200 from marts.breadth "
-                   f"where trade_date >= '{since}' order by trade_date")
+    frame = _frame(
+        conn,
+        "marts.breadth",
+        f"select group_name, trade_date, share_above_sma50, share_above_sma200 from marts.breadth "
+        f"where trade_date >= '{since}' order by trade_date",
+    )
     if frame is None:
         return None
     fig, ax = plt.subplots(figsize=(10, 3.8))
@@ -217,9 +267,14 @@ def render(conn: duckdb.DuckDBPyConnection, folder: Path, years: int = 3) -> Rep
 
 
 def write_page(folder: Path, report: Report, dashboard: pd.DataFrame | None) -> Path:
-    table = dashboard.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}") if dashboard is not None else "<p>No dashboard yet.</p>"
+    table = (
+        dashboard.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}")
+        if dashboard is not None
+        else "<p>No dashboard yet.</p>"
+    )
     images = "\n".join(
-        f'<figure><img src="{path.name}" alt="{html.escape(name)}"><figcaption>{html.escape(name.replace("_", " "))}</figcaption></figure>'
+        f'<figure><img src="{path.name}" alt="{html.escape(name)}">'
+        f"<figcaption>{html.escape(name.replace('_', ' '))}</figcaption></figure>"
         for name, path in report.charts.items()
     )
     skipped = "".join(f"<li>{html.escape(n)}: {html.escape(why)}</li>" for n, why in report.skipped.items())
