@@ -34,7 +34,7 @@ sql: install  ## make sql Q="select ..." : query the read snapshot
 docs: install  ## regenerate docs/data-dictionary.md from the column docs
 	$(BIN)/python -m warehouse.dictionary
 
-bench: install  ## the benchmark at Russell-3000 size (about half an hour); rewrites BENCHMARKS.md
+bench: install  ## the benchmark at Russell-3000 size (about 10 minutes on 2 cores); rewrites BENCHMARKS.md
 	$(BIN)/python -m bench.run
 
 lint: install
