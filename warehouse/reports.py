@@ -61,12 +61,13 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def relative_strength_chart(conn, folder: Path, since: dt.date) -> Path | None:
+def relative_strength_chart(conn, folder: Path, years: int) -> Path | None:
     frame = _frame(
         conn,
         "marts.relative_strength",
         f"select pair, trade_date, rs, rs_sma50, rs_sma200 from marts.relative_strength "
-        f"where pair in {RS_PAIRS} and trade_date >= '{since}' order by trade_date",
+        f"where pair in {RS_PAIRS} and trade_date >= "
+        f"(select max(trade_date) from marts.relative_strength) - interval {int(years)} year order by trade_date",
     )
     if frame is None:
         return None
@@ -206,12 +207,13 @@ def rrg_chart(conn, folder: Path, tail_weeks: int = 4) -> Path | None:
     return _save(fig, folder / "rrg.png")
 
 
-def breadth_chart(conn, folder: Path, since: dt.date) -> Path | None:
+def breadth_chart(conn, folder: Path, years: int) -> Path | None:
     frame = _frame(
         conn,
         "marts.breadth",
         f"select group_name, trade_date, share_above_sma50, share_above_sma200 from marts.breadth "
-        f"where trade_date >= '{since}' order by trade_date",
+        f"where trade_date >= (select max(trade_date) from marts.breadth) - interval {int(years)} year "
+        "order by trade_date",
     )
     if frame is None:
         return None
@@ -246,14 +248,14 @@ def markdown_table(frame: pd.DataFrame) -> str:
 def render(conn: duckdb.DuckDBPyConnection, folder: Path, years: int = 3) -> Report:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    since = dt.date.today() - dt.timedelta(days=365 * years)
+    # Each chart shows the last `years` of its own data, so an old export still renders.
     report = Report(folder)
     builders = {
-        "relative_strength": lambda: relative_strength_chart(conn, folder, since),
+        "relative_strength": lambda: relative_strength_chart(conn, folder, years),
         "valuation_discount": lambda: valuation_chart(conn, folder),
         "fed_policy": lambda: fed_chart(conn, folder, dt.date(2015, 1, 1)),
         "rrg": lambda: rrg_chart(conn, folder),
-        "breadth": lambda: breadth_chart(conn, folder, since),
+        "breadth": lambda: breadth_chart(conn, folder, years),
     }
     for name, build in builders.items():
         path = build()
