@@ -17,7 +17,7 @@ from pipelines.defs.ingest.rates import (
 )
 from pipelines.defs.resources import MarketSourceResource
 from tests.fred_fake import API_KEY, FakeFred
-from warehouse.rates import compare_decisions
+from warehouse.checks.rates import decisions_match_reference
 from warehouse.universe import load_universe
 
 D = dt.date
@@ -67,8 +67,8 @@ def test_the_sample_builds_every_rates_table(project_env):
         "target": "4.75-5.00",
     }
     with duckdb.connect(str(db), read_only=True) as conn:
-        comparison = compare_decisions(conn)
-        assert comparison.ok and comparison.agreed == 109 and comparison.not_in_reference == []
+        outcome = decisions_match_reference(conn)
+        assert outcome.passed and outcome.counts["decisions_agreeing"] == 109
         assert (
             conn.execute(
                 "select count(*) from core.policy_rate_daily where calendar_date < '1990-01-01'"
@@ -144,8 +144,8 @@ def test_live_from_a_fake_fred_loads_names_failures_and_keeps_the_key_out(
         {"effective_date": "2025-12-11", "change_bp": -25, "target": "3.50-3.75"},
     ]
     with duckdb.connect(str(db), read_only=True) as conn:
-        comparison = compare_decisions(conn)
-    assert comparison.ok and comparison.agreed == 2 and comparison.not_in_reference == []
+        outcome = decisions_match_reference(conn)
+    assert outcome.passed and outcome.counts["decisions_agreeing"] == 2
 
     text = all_text(result)
     assert "DGS10: not loaded: FRED has no series 'DGS10'" in text  # the log lines are in it

@@ -6,8 +6,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from warehouse.checks.rates import decisions_match_reference
 from warehouse.rates import (
-    compare_decisions,
     fetch_starts,
     latest_easing_cycle,
     latest_policy,
@@ -240,26 +240,25 @@ def test_the_check_finds_a_decision_dated_a_day_early(cycle, tmp_path):
         "2024-11-08,4.50,4.75,-25,\n2025-01-30,4.25,4.50,-25,after the data\n",
     )
     load_fomc_reference(cycle, path)
-    comparison = compare_decisions(cycle, "ref.csv")
-    assert comparison.agreed == 2 and not comparison.ok
-    assert comparison.mismatches == [
-        "2024-09-18: ref.csv line 4 has a change to 4.75-5.00, "
-        "but FRED's target series show no change that day",
-        "2024-09-19: FRED's target series change to 4.75-5.00 (-50 bp), "
-        "but ref.csv has no row for that day",
+    outcome = decisions_match_reference(cycle)
+    assert outcome.counts["decisions_agreeing"] == 2 and not outcome.passed
+    assert outcome.severity is None  # a real disagreement: ERROR, blocking
+    assert [(r["effective_date"], r["problem"], r["reference_line"]) for r in outcome.records()] == [
+        (D(2024, 9, 18), "in the reference, missing from the data", 4),
+        (D(2024, 9, 19), "in the data, missing from the reference", None),
     ]
-    assert comparison.not_in_reference == []  # 2025-01-30 is after the data: not compared
+    assert outcome.counts["newer_than_reference"] == 0  # 2025-01-30 is after the data: not compared
 
 
 def test_the_check_names_a_decision_newer_than_the_reference(cycle, tmp_path):
     load_fomc_reference(
         cycle, write_reference(tmp_path, "2023-07-27,5.25,5.50,25,\n2024-09-19,4.75,5.00,-50,\n")
     )
-    comparison = compare_decisions(cycle, "ref.csv")
-    assert comparison.ok and comparison.agreed == 2
-    assert comparison.not_in_reference == [
-        "2024-11-08: FRED's target series change to 4.50-4.75 (-25 bp), "
-        "but ref.csv has no row for that day"
+    outcome = decisions_match_reference(cycle)
+    # Only newer than the file: the file needs a row, a warning rather than a block.
+    assert outcome.counts["decisions_agreeing"] == 2 and outcome.severity == "warn"
+    assert [(r["effective_date"], r["problem"]) for r in outcome.records()] == [
+        (D(2024, 11, 8), "newer than the reference: add a row to config/fomc_decisions.csv")
     ]
 
 
@@ -271,10 +270,9 @@ def test_the_check_finds_different_bounds(cycle, tmp_path):
             "2023-07-27,5.25,5.50,25,\n2024-09-19,4.50,5.00,-50,\n2024-11-08,4.50,4.75,-25,\n",
         ),
     )
-    assert compare_decisions(cycle, "ref.csv").mismatches == [
-        "2024-09-19: FRED's target series give 4.75-5.00 (-50 bp), "
-        "ref.csv line 4 says 4.50-5.00 (-50 bp)"
-    ]
+    records = decisions_match_reference(cycle).records()
+    assert [(r["effective_date"], r["problem"], r["reference_lower"], r["data_lower"], r["reference_line"])
+            for r in records] == [(D(2024, 9, 19), "the data and the reference disagree", 4.5, 4.75, 4)]
 
 
 def test_fetch_starts_go_back_the_revision_window_from_the_last_observation(cycle):

@@ -5,8 +5,8 @@
   window, so values FRED revised lately are corrected without fetching whole histories.
 - `rebuild_policy_rate_daily` and `rebuild_fomc_decisions` rebuild the derived tables with SQL,
   each in one transaction, so a reader never sees half a table.
-- `load_fomc_reference` replaces core.fomc_reference with the shipped, hand-edited file;
-  `compare_decisions` says where the derived decisions and the reference disagree.
+- `load_fomc_reference` replaces core.fomc_reference with the shipped, hand-edited file; the
+  check `decisions_match_reference` (warehouse/checks/rates.py) says where the two disagree.
 """
 
 from __future__ import annotations
@@ -241,78 +241,6 @@ def load_fomc_reference(conn: duckdb.DuckDBPyConnection, path: Path | None = Non
         finally:
             conn.unregister("_reference")
     return len(frame)
-
-
-@dataclass
-class DecisionComparison:
-    compared_from: dt.date | None  # the span of core.policy_rate_daily: only there can FRED
-    compared_until: dt.date | None  # confirm or deny a reference row
-    agreed: int = 0
-    mismatches: list[str] = field(default_factory=list)  # the two disagree: one of them is wrong
-    not_in_reference: list[str] = field(default_factory=list)  # newer than the file: add a row
-
-    @property
-    def ok(self) -> bool:
-        return not self.mismatches
-
-
-def _bounds(lower: float, upper: float) -> str:
-    return f"{lower:.2f}" if lower == upper else f"{lower:.2f}-{upper:.2f}"
-
-
-def compare_decisions(
-    conn: duckdb.DuckDBPyConnection, reference_name: str = "config/fomc_decisions.csv"
-) -> DecisionComparison:
-    """Where core.fomc_decisions (derived from FRED) and core.fomc_reference (published) differ."""
-    first, last = conn.execute(
-        "select min(calendar_date), max(calendar_date) from core.policy_rate_daily"
-    ).fetchone()
-    comparison = DecisionComparison(first, last)
-    if first is None:
-        return comparison
-    latest_reference = conn.execute(
-        "select max(effective_date) from core.fomc_reference"
-    ).fetchone()[0]
-    rows = conn.execute(
-        """
-        select coalesce(d.effective_date, r.effective_date) as effective_date,
-               d.target_lower, d.target_upper, d.change_bp,
-               r.target_lower, r.target_upper, r.change_bp, r.line_number
-        from core.fomc_decisions d
-        full join core.fomc_reference r on r.effective_date = d.effective_date
-        -- a change on the first day of the history cannot be seen: there is no day before it
-        where coalesce(d.effective_date, r.effective_date) > ?
-          and coalesce(d.effective_date, r.effective_date) <= ?
-        order by 1
-        """,
-        [first, last],
-    ).fetchall()
-    for day, d_lower, d_upper, d_change, r_lower, r_upper, r_change, line in rows:
-        where = f"{reference_name} line {line}"
-        if d_lower is None:
-            comparison.mismatches.append(
-                f"{day}: {where} has a change to {_bounds(r_lower, r_upper)}, but FRED's target "
-                "series show no change that day"
-            )
-        elif r_lower is None:
-            target = (
-                comparison.not_in_reference
-                if latest_reference is None or day > latest_reference
-                else comparison.mismatches
-            )
-            target.append(
-                f"{day}: FRED's target series change to {_bounds(d_lower, d_upper)} "
-                f"({d_change:+d} bp), "
-                f"but {reference_name} has no row for that day"
-            )
-        elif abs(d_lower - r_lower) > 1e-9 or abs(d_upper - r_upper) > 1e-9 or d_change != r_change:
-            comparison.mismatches.append(
-                f"{day}: FRED's target series give {_bounds(d_lower, d_upper)} ({d_change:+d} bp), "
-                f"{where} says {_bounds(r_lower, r_upper)} ({r_change:+d} bp)"
-            )
-        else:
-            comparison.agreed += 1
-    return comparison
 
 
 def latest_policy(conn: duckdb.DuckDBPyConnection) -> dict | None:
