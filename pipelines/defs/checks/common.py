@@ -17,6 +17,7 @@ from dagster_duckdb import DuckDBResource
 from pipelines.defs.metadata import WRITER_POOL
 from warehouse.checks.base import CheckOutcome, markdown_table
 from warehouse.checks.config import load_config
+from warehouse.checks.marts import core_schema_matches
 
 ERROR = dg.AssetCheckSeverity.ERROR
 WARN = dg.AssetCheckSeverity.WARN
@@ -169,3 +170,19 @@ def asset_checks(
                 conn.close()
 
     return _checks
+
+
+def schema_matches_ddl(table: str, ddl_file: str) -> CheckDef:
+    """The same shape check for every core table: its columns and types are those of its DDL."""
+    return CheckDef(
+        "schema_matches_ddl",
+        lambda conn, cfg, run: core_schema_matches(conn, table),
+        ERROR,
+        blocking=True,
+        description=(
+            f"Protects the SQL models from a changed table shape: {table} has exactly the columns "
+            f"and types of warehouse/ddl/{ddl_file}. ERROR and blocking. When it fails: the "
+            "warehouse file was made by another DDL (or the table was replaced by hand); rebuild "
+            "it from the sources into a new file, or migrate the table to the DDL."
+        ),
+    )

@@ -2,9 +2,8 @@
 
 import dagster as dg
 
-from pipelines.defs.checks.common import ERROR, WARN, CheckDef, asset_checks
+from pipelines.defs.checks.common import ERROR, WARN, CheckDef, asset_checks, schema_matches_ddl
 from warehouse.checks import prices
-from warehouse.checks.marts import core_schema_matches
 from warehouse.checks.quarantine import quarantined
 from warehouse.universe import load_universe
 
@@ -32,18 +31,7 @@ CHECKS = [
             "re-materialise core/prices_daily."
         ),
     ),
-    CheckDef(
-        "schema_matches_ddl",
-        lambda conn, cfg, run: core_schema_matches(conn, TABLE),
-        ERROR,
-        blocking=True,
-        description=(
-            "Protects the SQL models from a changed table shape: core.prices_daily has exactly the "
-            "columns and types of warehouse/ddl/10_prices.sql. ERROR and blocking. When it fails: "
-            "the warehouse file was made by another DDL (or the table was replaced by hand); "
-            "rebuild it from the sources into a new file, or migrate the table to the DDL."
-        ),
-    ),
+    schema_matches_ddl(TABLE, "10_prices.sql"),
     CheckDef(
         "prices_calendar_complete",
         lambda conn, cfg, run: prices.completeness(conn, **cfg),

@@ -2,9 +2,8 @@
 
 import dagster as dg
 
-from pipelines.defs.checks.common import ERROR, WARN, CheckDef, asset_checks
+from pipelines.defs.checks.common import ERROR, WARN, CheckDef, asset_checks, schema_matches_ddl
 from warehouse.checks import rates
-from warehouse.checks.marts import core_schema_matches
 from warehouse.checks.quarantine import quarantined
 from warehouse.universe import load_universe
 
@@ -28,23 +27,9 @@ def _keys(table: str, what: str) -> CheckDef:
     )
 
 
-def _schema(table: str) -> CheckDef:
-    return CheckDef(
-        "schema_matches_ddl",
-        lambda conn, cfg, run: core_schema_matches(conn, table),
-        ERROR,
-        blocking=True,
-        description=(
-            f"Protects the SQL models from a changed table shape: {table} has exactly the columns "
-            "and types of warehouse/ddl/20_rates.sql. ERROR and blocking. When it fails: the "
-            "warehouse file was made by another DDL; rebuild it or migrate the table."
-        ),
-    )
-
-
 RATES_CHECKS = [
     _keys("core.rates_daily", "(series_id, obs_date)"),
-    _schema("core.rates_daily"),
+    schema_matches_ddl("core.rates_daily", "20_rates.sql"),
     CheckDef(
         "target_range_sane",
         lambda conn, cfg, run: rates.target_range(conn, **cfg),
@@ -92,7 +77,7 @@ RATES_CHECKS = [
 
 POLICY_CHECKS = [
     _keys("core.policy_rate_daily", "calendar_date"),
-    _schema("core.policy_rate_daily"),
+    schema_matches_ddl("core.policy_rate_daily", "20_rates.sql"),
     CheckDef(
         "effective_in_range",
         lambda conn, cfg, run: rates.effective_in_range(conn, **cfg),
@@ -110,7 +95,7 @@ POLICY_CHECKS = [
 
 DECISION_CHECKS = [
     _keys("core.fomc_decisions", "effective_date"),
-    _schema("core.fomc_decisions"),
+    schema_matches_ddl("core.fomc_decisions", "20_rates.sql"),
     CheckDef(
         "decisions_match_reference",
         lambda conn, cfg, run: rates.decisions_match_reference(conn),

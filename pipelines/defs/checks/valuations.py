@@ -2,9 +2,8 @@
 
 import dagster as dg
 
-from pipelines.defs.checks.common import ERROR, WARN, CheckDef, asset_checks
+from pipelines.defs.checks.common import ERROR, WARN, CheckDef, asset_checks, schema_matches_ddl
 from warehouse.checks import valuations
-from warehouse.checks.marts import core_schema_matches
 from warehouse.checks.quarantine import quarantined
 from warehouse.universe import load_universe
 
@@ -25,17 +24,7 @@ CHECKS = [
             "source's rows for those days (the failing rows name them) and re-materialise."
         ),
     ),
-    CheckDef(
-        "schema_matches_ddl",
-        lambda conn, cfg, run: core_schema_matches(conn, TABLE),
-        ERROR,
-        blocking=True,
-        description=(
-            "Protects the SQL models from a changed table shape: core.valuations has exactly the "
-            "columns and types of warehouse/ddl/30_valuations.sql. ERROR and blocking. When it "
-            "fails: the warehouse file was made by another DDL; rebuild it or migrate the table."
-        ),
-    ),
+    schema_matches_ddl(TABLE, "30_valuations.sql"),
     CheckDef(
         "values_plausible",
         lambda conn, cfg, run: valuations.bounds(conn, **cfg),
