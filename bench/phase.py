@@ -73,11 +73,16 @@ def dagster_build(db: Path) -> dict:
         instance=dg.DagsterInstance.ephemeral(), asset_selection=selection, raise_on_error=True,
     )
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "success": result.success, "assets": len(selection)}
+    modes: dict[str, int] = {}
+    for event in result.get_asset_materialization_events():
+        entry = event.materialization.metadata.get("build_mode")
+        if entry is not None:
+            modes[entry.value] = modes.get(entry.value, 0) + 1
+    return {"seconds": seconds, "success": result.success, "assets": len(selection), "modes": modes}
 
 
-def incremental(db: Path, n: int, years: int) -> dict:
-    """Append the next session for every ticker, then the daily update of every mart."""
+def _append_session(db: Path, n: int, years: int) -> dict:
+    """The next session for every ticker through the loader, as the daily ingest writes it."""
     from bench import workload
     from warehouse import calendar
     from warehouse.db import connect
@@ -91,10 +96,37 @@ def incremental(db: Path, n: int, years: int) -> dict:
     with connect(db) as conn:
         started = time.perf_counter()
         upsert(conn, PRICES, table, source="sample", run_id="bench-incremental")
-        load_seconds = time.perf_counter() - started
-    build = floor(db)
-    return {"seconds": load_seconds + build["seconds"], "load_seconds": load_seconds,
-            "build_seconds": build["seconds"], "new_rows": table.num_rows, "day": str(day)}
+        seconds = time.perf_counter() - started
+    return {"load_seconds": seconds, "new_rows": table.num_rows, "day": str(day)}
+
+
+def incremental(db: Path, n: int, years: int) -> dict:
+    """One more session, then the daily update of every mart through Dagster."""
+    load = _append_session(db, n, years)
+    build = dagster_build(db)
+    return {"seconds": load["load_seconds"] + build["seconds"], "build_seconds": build["seconds"],
+            "modes": build["modes"], **load}
+
+
+def incremental_sql(db: Path, n: int, years: int) -> dict:
+    """One more session, then every model's update in plain DuckDB (the incremental floor)."""
+    from warehouse import models as sql_models
+    from warehouse.db import connect
+
+    load = _append_session(db, n, years)
+    params, ordered = _models()
+    catalog = {m.relation: m for m in ordered}
+    per_model, modes = {}, {}
+    with connect(db) as conn:
+        started = time.perf_counter()
+        for model in ordered:
+            t = time.perf_counter()
+            result = sql_models.build(conn, model, params, catalog=catalog)
+            per_model[model.name] = time.perf_counter() - t
+            modes[model.name] = result.mode
+        build_seconds = time.perf_counter() - started
+    return {"seconds": load["load_seconds"] + build_seconds, "build_seconds": build_seconds,
+            "per_model": per_model, "modes": modes, **load}
 
 
 def pandas_metrics(db: Path) -> dict:
@@ -132,7 +164,7 @@ def pandas_metrics(db: Path) -> dict:
 
 
 PHASES = {"load": load, "floor": floor, "dagster": dagster_build, "incremental": incremental,
-          "pandas": pandas_metrics}
+          "incremental_sql": incremental_sql, "pandas": pandas_metrics}
 
 
 def main() -> None:
@@ -144,7 +176,7 @@ def main() -> None:
     args = parser.parse_args()
     fn = PHASES[args.phase]
     kwargs = {"db": args.db}
-    if args.phase in ("load", "incremental"):
+    if args.phase in ("load", "incremental", "incremental_sql"):
         kwargs |= {"n": args.tickers, "years": args.years}
     out = fn(**kwargs)
     out["pid"] = os.getpid()

@@ -7,6 +7,7 @@ import datetime as dt
 import duckdb
 
 from warehouse import models as sql_models
+from warehouse import rates
 from warehouse.universe import Pair, Universe, load_universe
 
 
@@ -33,8 +34,15 @@ def insert_prices(conn: duckdb.DuckDBPyConnection, rows) -> None:
     )
 
 
+# Core tables the rates assets derive from another core table: a test inserts the table they
+# come from, and the harness derives them with the same code, so a model never reads a stale or
+# hand-made copy.
+DERIVED_CORE = {"core.fomc_decisions": rates.rebuild_fomc_decisions}
+
+
 def run_models(conn, *names, universe: Universe | None = None, **overrides) -> dict:
-    """Build the named models, after any staging models they read; returns {name: BuildResult}.
+    """Build the named models, after any staging models and derived core tables (DERIVED_CORE)
+    they read; returns {name: BuildResult}.
 
     Marts the named ones read are not built implicitly: a test names them, so it says what its
     data flows through.
@@ -48,6 +56,8 @@ def run_models(conn, *names, universe: Universe | None = None, **overrides) -> d
         for dep in sorted(models[name].dependencies(params)):
             if dep in staging:
                 sql_models.build(conn, staging[dep], params)
+            elif dep in DERIVED_CORE:
+                DERIVED_CORE[dep](conn)
         results[name] = sql_models.build(conn, models[name], params)
     return results
 

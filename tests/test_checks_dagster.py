@@ -279,6 +279,15 @@ def test_blocking_checks_are_the_integrity_checks_of_ingested_tables(defs):
         assert ours[k].metadata["severity"] == "ERROR"
 
 
+def test_every_ingested_table_shows_its_quarantined_rows_as_a_warning(defs):
+    graph = defs.resolve_asset_graph()
+    for table in ("core/prices_daily", "core/rates_daily", "core/valuations"):
+        key = dg.AssetCheckKey(dg.AssetKey.from_user_string(table), "no_rows_quarantined")
+        spec = graph.get_check_spec(key)
+        assert not spec.blocking and spec.metadata["severity"] == "WARN", table
+        assert f"the latest load of {table} refused (" in spec.description, table
+
+
 def test_models_wait_for_blocking_checks_upstream(defs):
     from warehouse import models as sql_models
 

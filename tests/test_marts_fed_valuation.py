@@ -129,7 +129,8 @@ def test_fed_policy_types_and_dependencies(conn, gap_history):
     params = sql_models.load_params()
     model = found["fed_policy"]
     assert sql_models.column_types(conn, model.relation) == model.column_types
-    assert model.dependencies(params) == {"core.policy_rate_daily"}
+    # the changes come from core.fomc_decisions (run_models derives it), the days from the policy
+    assert model.dependencies(params) == {"core.policy_rate_daily", "core.fomc_decisions"}
     assert model.date_column == "day"
     assert rows(conn, "select count(*), min(day), max(day) from marts.fed_policy") == [
         (len(gap_history), D("2000-01-01"), D("2003-06-30"))
@@ -170,6 +171,17 @@ def test_gap_rule_by_hand(conn, gap_history):
     assert at("2003-06-30") == (D("2002-05-28"), 1, 25, "easing")  # the cycle itself goes on
     assert got[D("2003-06-30")]["days_since_first_cut"] == (D("2003-06-30") - D("2002-05-28")).days
     assert got[D("2003-06-30")]["last_change_date"] == D("2002-05-28")
+
+
+def test_the_changes_are_those_of_core_fomc_decisions(conn, gap_history):
+    changes = rows(conn, """
+        select distinct last_change_date, last_change_bp, stance from marts.fed_policy
+        where last_change_date is not null order by 1""")
+    decisions = rows(conn, """
+        select effective_date, change_bp, case direction when 'cut' then 'easing' else 'tightening' end
+        from core.fomc_decisions order by 1""")
+    assert changes == decisions
+    assert [c[0] for c in changes] == [D(c[0]) for c in GAP_CASES]
 
 
 def test_fed_policy_matches_a_python_loop_on_every_day(conn, gap_history):
@@ -246,6 +258,10 @@ def test_the_real_decisions_give_the_2025_cycle(conn):
     starts = sorted({v["cycle_first_cut_date"] for v in expected.values() if v["cycle_first_cut_date"]})
     assert sorted(as_date(d) for d in {r["cycle_first_cut_date"] for r in got.values()} if d is not None) == starts
     assert starts[-2:] == [D("2024-09-19"), D("2025-09-18")]
+    # core.fomc_decisions runs from the last hike, without the gap rule: one run since 2024-09-19
+    assert rows(conn, "select cycle_start from core.fomc_decisions where effective_date = date '2025-12-11'") == [
+        (D("2024-09-19"),)
+    ]
     # a gap rule long enough to bridge 273 days makes it one cycle of 6 cuts: 50 + 5 x 25 bp
     run_models(conn, *FED, easing_cycle_gap_days=300)
     last = fed_rows(conn)[D("2025-12-31")]

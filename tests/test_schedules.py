@@ -54,6 +54,14 @@ def test_valuations_follow_the_close_and_skip_holidays():
     assert "Good Friday" in tick(s, dt.datetime(2026, 4, 3, 18, 30, tzinfo=NY)).skip_message
 
 
+def test_valuation_runs_are_keyed_by_day_without_a_partition():
+    request = tick(schedules.valuations_after_close, dt.datetime(2026, 1, 12, 18, 30, tzinfo=NY))
+    assert (request.run_key, request.partition_key) == ("valuations-2026-01-12", None)
+    assert schedules.valuations_after_close.description == (
+        "After each NYSE session: today's valuation snapshot. Holidays are skipped."
+    )
+
+
 def test_rates_run_every_evening_on_their_own_schedule():
     s = schedules.rates_daily_fetch
     assert (s.cron_schedule, s.execution_timezone) == ("0 19 * * *", "America/New_York")

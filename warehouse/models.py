@@ -6,6 +6,9 @@ result is reported on every build, and optional key_metrics (columns the asset c
 be non-NULL on the latest date once their window is full). The SQL after it may use {{ param }} for values from
 config/models.toml. Dependencies are read from the SQL by DuckDB's own parser, so adding a model
 is adding a file.
+
+A model whose header has an `incremental` block is rebuilt from the first date its inputs changed
+(meta.changes) instead of from scratch; see `Incremental` for what its SQL promises.
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from warehouse import settings
-from warehouse.db import transaction
+from warehouse import changes, settings
+from warehouse.db import ensure_schema, transaction
 from warehouse.universe import Universe
 
 LAYERS = ("staging", "marts")
@@ -34,6 +37,29 @@ DECLARED = re.compile(r"^([a-zA-Z][\w ()\[\],]*?)\s*\|\s*(.+)$")
 
 class ModelError(ValueError):
     """A model file that cannot be built; the message names the file."""
+
+
+# The date a full build passes for {{ since }} and {{ window_start }}: every date is on or after it.
+ALL_DATES = "date '-infinity'"
+
+
+@dataclass(frozen=True)
+class Incremental:
+    """How a model rebuilds only its tail.
+
+    The SQL reads its inputs from {{ window_start }} on and may read its own stored rows before
+    {{ since }} as {{ this }} (running state: a record, a streak, a cumulative sum). The build
+    deletes the rows dated on or after `since` and inserts the SQL's rows dated on or after it.
+    The build guarantees that, for every value of `partition_by` in `relation` with rows before
+    `since`, its last `lookback_rows` rows before `since` (or all of them, if fewer) are dated on
+    or after `window_start`: the SQL's windows then see the same rows a full build gives them.
+    A full build passes {{ since }} = {{ window_start }} = -infinity and an empty {{ this }}.
+    """
+
+    partition_by: str
+    lookback_rows: str  # an integer, or SQL over {{ params }} that DuckDB evaluates to one
+    relation: str | None = None  # where the rows are counted; None: the model's own table
+    grain: str = "session"  # 'week': one row per ISO week, rebuilt from the week's Monday
 
 
 @dataclass(frozen=True)
@@ -50,6 +76,7 @@ class Model:
     headline: dict[str, str] = field(default_factory=dict)
     # Columns that must not be NULL on the latest date once their window is full (asset checks).
     key_metrics: tuple[str, ...] = ()
+    incremental: Incremental | None = None
 
     @property
     def relation(self) -> str:
@@ -59,9 +86,15 @@ class Model:
     def code_version(self) -> str:
         return hashlib.sha256(self.path.read_bytes()).hexdigest()[:16]
 
-    def render(self, params: dict) -> str:
+    def render(self, params: dict, window: dict[str, str] | None = None) -> str:
+        """The SQL with its parameters filled in; `window` holds since/window_start/this of an
+        incremental build (a full build when None)."""
+        window = window or {"since": ALL_DATES, "window_start": ALL_DATES, "this": self.empty_relation()}
+
         def value(match: re.Match) -> str:
             name = match[1]
+            if name in window:
+                return window[name]
             if name not in params:
                 raise ModelError(f"{self.path}: {{{{ {name} }}}} is not a parameter in config/models.toml")
             v = params[name]
@@ -70,6 +103,17 @@ class Model:
             return "'" + v.replace("'", "''") + "'" if isinstance(v, str) else repr(v)
 
         return PARAM.sub(value, self.body)
+
+    def empty_relation(self) -> str:
+        """A relation with the model's declared columns and no rows: {{ this }} in a full build."""
+        columns = ", ".join(
+            f'cast(null as {self.column_types.get(c, "varchar")}) as "{c}"' for c in self.columns
+        )
+        return f"(select {columns} limit 0)"
+
+    def sql_hash(self, params: dict) -> str:
+        """Changes when the file or a parameter it uses changes: the stored table is then stale."""
+        return hashlib.sha256(self.render(params).encode()).hexdigest()[:16]
 
     def dependencies(self, params: dict) -> set[str]:
         """The schema-qualified relations the SQL reads, e.g. {'core.prices_daily'}.
@@ -122,6 +166,7 @@ def parse_model(path: Path, layer: str) -> Model:
     key_metrics = meta.get("key_metrics") or []
     if not isinstance(key_metrics, list) or any(str(k) not in columns for k in key_metrics):
         raise ModelError(f"{path}: key_metrics must be a list of the header's columns, got {key_metrics!r}")
+    incremental = _parse_incremental(path, meta, columns, types)
     return Model(
         layer=layer,
         name=path.stem,
@@ -134,6 +179,30 @@ def parse_model(path: Path, layer: str) -> Model:
         materialized=meta.get("materialized", "view" if layer == "staging" else "table"),
         headline={str(k): str(v) for k, v in (meta.get("headline") or {}).items()},
         key_metrics=tuple(str(k) for k in key_metrics),
+        incremental=incremental,
+    )
+
+
+def _parse_incremental(path: Path, meta: dict, columns: dict, types: dict) -> Incremental | None:
+    block = meta.get("incremental")
+    if block is None:
+        return None
+    if not isinstance(block, dict) or not block.get("partition_by") or "lookback_rows" not in block:
+        raise ModelError(f"{path}: incremental needs partition_by and lookback_rows, got {block!r}")
+    if not meta.get("date_column"):
+        raise ModelError(f"{path}: an incremental model needs a date_column (the rows it rebuilds)")
+    untyped = [c for c in columns if c not in types]
+    if untyped:
+        # {{ this }} of a full build is an empty relation made from the declared types.
+        raise ModelError(f"{path}: an incremental model declares every column's type; missing: {untyped}")
+    grain = block.get("grain", "session")
+    if grain not in ("session", "week"):
+        raise ModelError(f"{path}: incremental grain is 'session' or 'week', got {grain!r}")
+    return Incremental(
+        partition_by=str(block["partition_by"]),
+        lookback_rows=str(block["lookback_rows"]),
+        relation=block.get("relation"),
+        grain=grain,
     )
 
 
@@ -157,8 +226,19 @@ def load_params(path: Path | None = None) -> dict:
     return params
 
 
+CONFIG_TABLES = {
+    "config.pairs": "pair varchar, small varchar, large varchar",
+    "config.ticker_groups": "ticker varchar, group_name varchar",
+    "config.breadth_groups": "group_name varchar, ticker varchar",
+}
+
+
 def write_config_tables(conn: duckdb.DuckDBPyConnection, universe: Universe, params: dict) -> None:
-    """The universe's pairs and groups as tables, so models join them instead of hard-coding."""
+    """The universe's pairs and groups as tables, so models join them instead of hard-coding.
+
+    A table whose rows did not change is left alone, so the models reading it can stay
+    incremental; a changed one is recorded as changed in full (a new pair touches every date).
+    """
     groups = params.get("_breadth_groups", {})
     breadth_rows = []
     for name, members in groups.items():
@@ -167,55 +247,208 @@ def write_config_tables(conn: duckdb.DuckDBPyConnection, universe: Universe, par
                 raise ModelError(f"config/models.toml [breadth.groups] {name}: no universe group {members!r}")
             members = universe.groups[members]
         breadth_rows += [(name, t) for t in members]
+    wanted = {
+        "config.pairs": [(p.name, p.small, p.large) for p in universe.pairs],
+        "config.ticker_groups": [(t, g) for g, members in universe.groups.items() for t in members],
+        "config.breadth_groups": breadth_rows,
+    }
     with transaction(conn):
+        ensure_schema(conn)
         conn.execute("create schema if not exists config")
-        conn.execute("create or replace table config.pairs (pair varchar, small varchar, large varchar)")
-        conn.executemany("insert into config.pairs values (?, ?, ?)",
-                         [(p.name, p.small, p.large) for p in universe.pairs])
-        conn.execute("create or replace table config.ticker_groups (ticker varchar, group_name varchar)")
-        conn.executemany("insert into config.ticker_groups values (?, ?)",
-                         [(t, g) for g, members in universe.groups.items() for t in members])
-        conn.execute("create or replace table config.breadth_groups (group_name varchar, ticker varchar)")
-        if breadth_rows:
-            conn.executemany("insert into config.breadth_groups values (?, ?)", breadth_rows)
+        for relation, rows in wanted.items():
+            schema, name = relation.split(".")
+            exists = conn.execute(
+                "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, name]
+            ).fetchall()[0][0]
+            if exists and sorted(conn.execute(f"select * from {relation}").fetchall()) == sorted(rows):
+                continue
+            conn.execute(f"create or replace table {relation} ({CONFIG_TABLES[relation]})")
+            if rows:
+                marks = ", ".join("?" * len(rows[0]))
+                conn.executemany(f"insert into {relation} values ({marks})", rows)
+            changes.record(conn, relation, None)
 
 
 @dataclass
 class BuildResult:
-    rows: int
+    rows: int | None  # None for a view: counting would run it
     latest_date: dt.date | None
     headline: dict[str, float | None]
+    mode: str = "full"  # full | incremental | unchanged | view
+    rebuilt_from: dt.date | None = None  # first date rewritten by an incremental build
+    rows_written: int | None = None  # rows inserted by this build
 
 
-def build(conn: duckdb.DuckDBPyConnection, model: Model, params: dict) -> BuildResult:
-    """Replace the model's relation in one transaction: a failure keeps the previous version."""
-    sql = model.render(params)
-    kind = "view" if model.materialized == "view" else "table"
+@dataclass(frozen=True)
+class Plan:
+    mode: str
+    reason: str
+    since: dt.date | None = None
+
+
+def input_relations(model: Model, params: dict, catalog: dict[str, Model]) -> set[str]:
+    """The stored relations a model reads, looking through views to the tables under them."""
+    found: set[str] = set()
+    for dep in model.dependencies(params):
+        upstream = catalog.get(dep)
+        if upstream is not None and upstream.materialized == "view":
+            found |= input_relations(upstream, params, catalog)
+        else:
+            found.add(dep)
+    return found
+
+
+def _exists(conn: duckdb.DuckDBPyConnection, relation: str) -> bool:
+    schema, name = relation.split(".")
+    return bool(conn.execute(
+        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, name]
+    ).fetchall()[0][0])
+
+
+def plan(
+    conn: duckdb.DuckDBPyConnection, model: Model, params: dict, catalog: dict[str, Model], full_refresh: bool = False
+) -> Plan:
+    """Full, incremental from a date, or unchanged: what the stored table needs."""
+    if model.materialized == "view":
+        return Plan("view", "a view stores no rows")
+    if model.incremental is None:
+        return Plan("full", "not an incremental model")
+    if full_refresh:
+        return Plan("full", "a full refresh was asked for")
+    if not _exists(conn, model.relation):
+        return Plan("full", "the table does not exist yet")
+    state = conn.execute(
+        "select sql_hash, last_change_id from meta.model_builds where relation = ?", [model.relation]
+    ).fetchall()
+    if not state:
+        return Plan("full", "no earlier build is recorded")
+    sql_hash, last_change_id = state[0]
+    if sql_hash != model.sql_hash(params):
+        return Plan("full", "the SQL or a parameter it uses changed")
+    inputs = sorted(input_relations(model, params, catalog))
+    untracked = [r for r, in conn.execute(
+        "select unnest(?::varchar[]) except select relation from meta.changes", [inputs]
+    ).fetchall()]
+    if untracked:
+        # written by something that does not record its changes: nothing says what is stale
+        return Plan("full", f"no change is recorded for {', '.join(sorted(untracked))}")
+    todo = changes.pending(conn, inputs, last_change_id)
+    if not todo.changed:
+        return Plan("unchanged", "no input changed since the last build")
+    if todo.everything:
+        return Plan("full", "an input changed as a whole")
+    since = todo.since
+    if model.incremental.grain == "week":
+        since -= dt.timedelta(days=since.weekday())  # the row of a week is rebuilt whole
+    first = conn.execute(f"select min({model.date_column}) from {model.relation}").fetchall()[0][0]
+    if first is None or since <= first:
+        return Plan("full", "the change reaches back to the first stored date")
+    return Plan("incremental", "inputs changed from a date on", since)
+
+
+def window_start(
+    conn: duckdb.DuckDBPyConnection, model: Model, params: dict, catalog: dict[str, Model], since: dt.date
+) -> dt.date:
+    """The earliest input date the SQL needs to rebuild from `since` (see `Incremental`)."""
+    inc = model.incremental
+    relation = inc.relation or model.relation
+    if relation != model.relation and relation not in catalog:
+        raise ModelError(f"{model.path}: incremental relation {relation} is not a SQL model, so its date is unknown")
+    date_column = catalog[relation].date_column if relation != model.relation else model.date_column
+    part = inc.partition_by
+    n = conn.execute(f"select ({_render_params(model, inc.lookback_rows, params)})::bigint").fetchall()[0][0]
+    if n < 1:
+        raise ModelError(f"{model.path}: lookback_rows must be at least 1, got {n}")
+    # A first guess wide enough for n rows of every partition that trades most sessions (or
+    # weeks); the partitions it leaves short are looked up one by one below.
+    days = 7 * n + 7 if inc.grain == "week" else n * 3 // 2 + 14
+    guess = since - dt.timedelta(days=days)
+    counted = conn.execute(
+        f"""
+        with recent as (
+            select {part} as part, {date_column} as day,
+                   row_number() over (partition by {part} order by {date_column} desc) as back
+            from {relation}
+            where {date_column} >= ? and {date_column} < ?
+        ),
+
+        per_partition as (
+            select part, count(*) as n_rows, min(day) filter (where back <= ?) as first_needed
+            from recent
+            group by part
+        )
+
+        select min(first_needed), list(part) filter (where n_rows < ?)
+        from per_partition
+        """,
+        [guess, since, n, n],
+    ).fetchall()[0]
+    start, short = counted[0] or since, counted[1] or []
+    if short:
+        # partitions with fewer than n rows since the guess: their own n-th row back, if older
+        older = conn.execute(
+            f"""
+            select min(day) from (
+                select {date_column} as day,
+                       row_number() over (partition by {part} order by {date_column} desc) as back
+                from {relation}
+                where {date_column} < ? and {part} in (select unnest(?))
+            )
+            where back <= ?
+            """,
+            [since, short, n],
+        ).fetchall()[0][0]
+        if older is not None:
+            start = min(start, older)
+    return min(start, since)
+
+
+def _render_params(model: Model, text: str, params: dict) -> str:
+    return Model(model.layer, model.name, model.path, text, model.description, model.columns).render(params)
+
+
+def _literal(day: dt.date) -> str:
+    return f"date '{day.isoformat()}'"
+
+
+def build(
+    conn: duckdb.DuckDBPyConnection,
+    model: Model,
+    params: dict,
+    *,
+    catalog: dict[str, Model] | None = None,
+    full_refresh: bool = False,
+    run_id: str | None = None,
+) -> BuildResult:
+    """Bring the model's relation up to date in one transaction: a failure keeps the previous version.
+
+    An incremental model rebuilds from the first date its inputs changed, or not at all when
+    none did; any other model (or a full refresh) is rebuilt from scratch.
+    """
+    if catalog is None:
+        catalog = {m.relation: m for m in discover(model.path.parents[1])}
+    ensure_schema(conn)
+    decided = plan(conn, model, params, catalog, full_refresh)
+    written = None
     try:
         with transaction(conn):
-            conn.execute(f"create schema if not exists {model.layer}")
-            # A model that changed from view to table (or back) replaces the other kind.
-            other = "view" if kind == "table" else "table"
-            catalog = "duckdb_views()" if other == "view" else "duckdb_tables()"
-            name = "view_name" if other == "view" else "table_name"
-            exists = conn.execute(
-                f"select count(*) from {catalog} where schema_name = ? and {name} = ?",
-                [model.layer, model.name],
-            ).fetchall()[0][0]
-            if exists:
-                conn.execute(f"drop {other} {model.relation}")
-            conn.execute(f"create or replace {kind} {model.relation} as\n{sql}")
-            actual = [r[0] for r in conn.execute(f"describe {model.relation}").fetchall()]
-            undocumented = [c for c in actual if c not in model.columns]
-            missing = [c for c in model.columns if c not in actual]
-            if undocumented or missing:
-                raise ModelError(
-                    f"{model.path}: the header's columns do not match the SQL "
-                    f"(undocumented: {undocumented}, documented but absent: {missing})"
+            if decided.mode == "incremental":
+                written = _rebuild_tail(conn, model, params, catalog, decided.since)
+            elif decided.mode in ("full", "view"):
+                _replace(conn, model, params)
+            if decided.mode in ("full", "incremental"):
+                changes.record(conn, model.relation, decided.since, run_id)
+                conn.execute(
+                    "insert or replace into meta.model_builds values (?, ?, ?, ?, ?, current_timestamp)",
+                    [model.relation, model.sql_hash(params), changes.latest_id(conn), decided.mode, decided.since],
                 )
     except duckdb.Error as exc:
         raise ModelError(f"{model.path}: {exc}") from exc
+    if decided.mode == "view":
+        return BuildResult(None, None, {}, decided.mode)
     rows = conn.execute(f"select count(*) from {model.relation}").fetchall()[0][0]
+    if decided.mode == "full":
+        written = rows
     latest = None
     if model.date_column:
         latest = conn.execute(f"select max({model.date_column}) from {model.relation}").fetchall()[0][0]
@@ -224,7 +457,46 @@ def build(conn: duckdb.DuckDBPyConnection, model: Model, params: dict) -> BuildR
         result = conn.execute(query).fetchall()
         value = result[0][0] if result else None
         headline[name] = float(value) if value is not None else None
-    return BuildResult(rows, latest, headline)
+    return BuildResult(rows, latest, headline, decided.mode, decided.since, written)
+
+
+def _replace(conn: duckdb.DuckDBPyConnection, model: Model, params: dict) -> None:
+    sql = model.render(params)
+    kind = "view" if model.materialized == "view" else "table"
+    conn.execute(f"create schema if not exists {model.layer}")
+    # A model that changed from view to table (or back) replaces the other kind.
+    other = "view" if kind == "table" else "table"
+    catalog = "duckdb_views()" if other == "view" else "duckdb_tables()"
+    name = "view_name" if other == "view" else "table_name"
+    exists = conn.execute(
+        f"select count(*) from {catalog} where schema_name = ? and {name} = ?",
+        [model.layer, model.name],
+    ).fetchall()[0][0]
+    if exists:
+        conn.execute(f"drop {other} {model.relation}")
+    conn.execute(f"create or replace {kind} {model.relation} as\n{sql}")
+    actual = [r[0] for r in conn.execute(f"describe {model.relation}").fetchall()]
+    undocumented = [c for c in actual if c not in model.columns]
+    missing = [c for c in model.columns if c not in actual]
+    if undocumented or missing:
+        raise ModelError(
+            f"{model.path}: the header's columns do not match the SQL "
+            f"(undocumented: {undocumented}, documented but absent: {missing})"
+        )
+
+
+def _rebuild_tail(
+    conn: duckdb.DuckDBPyConnection, model: Model, params: dict, catalog: dict[str, Model], since: dt.date
+) -> int:
+    """Replace the rows dated on or after `since` with the SQL's; the rows inserted."""
+    start = window_start(conn, model, params, catalog, since)
+    sql = model.render(params, {"since": _literal(since), "window_start": _literal(start), "this": model.relation})
+    # Computed before the delete: the SQL reads the stored rows before `since` as {{ this }}.
+    conn.execute(f"create or replace temp table _tail as select * from ({sql}) where {model.date_column} >= ?", [since])
+    conn.execute(f"delete from {model.relation} where {model.date_column} >= ?", [since])
+    written = conn.execute(f"insert into {model.relation} by name select * from _tail").fetchall()[0][0]
+    conn.execute("drop table _tail")
+    return written
 
 
 def column_types(conn: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:

@@ -39,7 +39,13 @@ def universe_config(duckdb: DuckDBResource) -> dg.MaterializeResult:
     )
 
 
-def model_asset(model: sql_models.Model, params: dict) -> dg.AssetsDefinition:
+class ModelBuildConfig(dg.Config):
+    """Run config of a SQL model's asset."""
+
+    full_refresh: bool = False  # rebuild an incremental model from scratch instead of its tail
+
+
+def model_asset(model: sql_models.Model, params: dict, catalog: dict[str, sql_models.Model]) -> dg.AssetsDefinition:
     deps = sorted({relation_key(r) for r in model.dependencies(params)}, key=lambda k: k.path)
     schema = dg.TableSchema(
         columns=[
@@ -67,12 +73,17 @@ def model_asset(model: sql_models.Model, params: dict) -> dg.AssetsDefinition:
             dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
         ),
     )
-    def _build(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+    def _build(
+        context: dg.AssetExecutionContext, config: ModelBuildConfig, duckdb: DuckDBResource
+    ) -> dg.MaterializeResult:
         with duckdb.get_connection() as conn:
-            result = sql_models.build(conn, model, params)
+            result = sql_models.build(
+                conn, model, params, catalog=catalog, full_refresh=config.full_refresh, run_id=context.run_id
+            )
             types = sql_models.column_types(conn, model.relation)
         metadata = {
-            "dagster/row_count": result.rows,
+            # full, incremental (from rebuilt_from on), unchanged (no input changed) or view
+            "build_mode": result.mode,
             "dagster/column_schema": dg.TableSchema(
                 columns=[
                     dg.TableColumn(name, types[name].lower(), description=model.columns.get(name))
@@ -80,11 +91,20 @@ def model_asset(model: sql_models.Model, params: dict) -> dg.AssetsDefinition:
                 ]
             ),
         }
+        if result.rows is not None:
+            metadata["dagster/row_count"] = result.rows
         if result.latest_date is not None:
             metadata["latest_date"] = str(result.latest_date)
+        if result.rebuilt_from is not None:
+            metadata["rebuilt_from"] = str(result.rebuilt_from)
+        if result.rows_written is not None:
+            metadata["rows_written"] = result.rows_written
         for name, value in result.headline.items():
             metadata[name] = dg.MetadataValue.float(value) if value is not None else dg.MetadataValue.null()
-        context.log.info(f"{model.relation}: {result.rows} rows, latest {result.latest_date}")
+        since = f" from {result.rebuilt_from}" if result.rebuilt_from else ""
+        context.log.info(
+            f"{model.relation}: {result.mode} build{since}, {result.rows} rows, latest {result.latest_date}"
+        )
         return dg.MaterializeResult(metadata=metadata)
 
     return _build
@@ -93,6 +113,8 @@ def model_asset(model: sql_models.Model, params: dict) -> dg.AssetsDefinition:
 @dg.definitions
 def models() -> dg.Definitions:
     params = sql_models.load_params()
+    models = sql_models.discover()
+    catalog = {m.relation: m for m in models}
     return dg.Definitions(
-        assets=[universe_config, *(model_asset(m, params) for m in sql_models.discover())]
+        assets=[universe_config, *(model_asset(m, params, catalog) for m in models)]
     )

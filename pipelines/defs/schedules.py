@@ -9,6 +9,7 @@
 """
 
 import datetime as dt
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -51,32 +52,57 @@ def session_or_skip(context: dg.ScheduleEvaluationContext) -> dt.date | dg.SkipR
     return day
 
 
-@dg.schedule(
-    cron_schedule="30 18 * * 1-5",
-    execution_timezone=calendar.NEW_YORK,
-    job=prices_job,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="After each NYSE session: today's bars into core.prices_daily. Holidays are skipped.",
-)
-def prices_after_close(context: dg.ScheduleEvaluationContext):
-    day = session_or_skip(context)
-    if isinstance(day, dg.SkipReason):
-        return day
-    return dg.RunRequest(run_key=f"prices-{day}", partition_key=day.replace(day=1).isoformat())
+def month_of(day: dt.date) -> str:
+    """The monthly partition holding the day."""
+    return day.replace(day=1).isoformat()
 
 
-@dg.schedule(
-    cron_schedule="30 18 * * 1-5",
-    execution_timezone=calendar.NEW_YORK,
-    job=valuations_job,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="After each NYSE session: today's valuation snapshot. Holidays are skipped.",
+def after_close_schedule(
+    name: str,
+    job,
+    *,
+    run_key_prefix: str,
+    what: str,
+    partition_key: Callable[[dt.date], str] | None = None,
+) -> dg.ScheduleDefinition:
+    """18:30 New York, Monday to Friday: one run of the job per NYSE session (run key
+    '<prefix>-<date>', so a tick evaluated twice starts one run); other weekdays are skipped
+    with the holiday named."""
+
+    @dg.schedule(
+        name=name,
+        cron_schedule="30 18 * * 1-5",
+        execution_timezone=calendar.NEW_YORK,
+        job=job,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=f"After each NYSE session: {what}. Holidays are skipped.",
+    )
+    def _after_close(context: dg.ScheduleEvaluationContext):
+        day = session_or_skip(context)
+        if isinstance(day, dg.SkipReason):
+            return day
+        return dg.RunRequest(
+            run_key=f"{run_key_prefix}-{day}",
+            partition_key=partition_key(day) if partition_key else None,
+        )
+
+    return _after_close
+
+
+prices_after_close = after_close_schedule(
+    "prices_after_close",
+    prices_job,
+    run_key_prefix="prices",
+    what="today's bars into core.prices_daily",
+    partition_key=month_of,
 )
-def valuations_after_close(context: dg.ScheduleEvaluationContext):
-    day = session_or_skip(context)
-    if isinstance(day, dg.SkipReason):
-        return day
-    return dg.RunRequest(run_key=f"valuations-{day}")
+
+valuations_after_close = after_close_schedule(
+    "valuations_after_close",
+    valuations_job,
+    run_key_prefix="valuations",
+    what="today's valuation snapshot",
+)
 
 
 @dg.schedule(

@@ -9,6 +9,11 @@ description: >
   raw close (split- but not dividend-adjusted), as a chart shows them; daily moves are ret_1d of
   marts.returns_daily (total return against the member's previous stored session).
 date_column: trade_date
+incremental:
+  # the windows count each member's own rows of marts.returns_daily
+  relation: marts.returns_daily
+  partition_by: ticker
+  lookback_rows: greatest({{ breadth_sma_short }}, {{ breadth_sma_long }}, {{ breadth_high_window }})
 columns:
   group_name: varchar | breadth group, from [breadth.groups] in config/models.toml
   trade_date: date | session
@@ -38,19 +43,28 @@ bars as (
     select ticker, trade_date, close, ret_1d
     from marts.returns_daily
     where ticker in (select ticker from members)
+        and trade_date >= {{ window_start }}
 ),
 
+-- A window is full when it holds its length in rows: a member with less history is left out.
+-- Averages are summed in exact decimal arithmetic, so a window's value does not depend on the
+-- rows before it and an incremental build gives the full build's figures to the last bit.
 member_windows as (
     select
         ticker,
         trade_date,
         close,
         ret_1d,
-        row_number() over by_session as session_no,
-        avg(close) over (by_session rows between {{ breadth_sma_short }} - 1 preceding and current row)
+        count(*) over (by_session rows between {{ breadth_sma_short }} - 1 preceding and current row)
+            as sma_short_n,
+        avg(close::decimal(38, 18)) over (by_session rows between {{ breadth_sma_short }} - 1 preceding and current row)
             as sma_short,
-        avg(close) over (by_session rows between {{ breadth_sma_long }} - 1 preceding and current row)
+        count(*) over (by_session rows between {{ breadth_sma_long }} - 1 preceding and current row)
+            as sma_long_n,
+        avg(close::decimal(38, 18)) over (by_session rows between {{ breadth_sma_long }} - 1 preceding and current row)
             as sma_long,
+        count(*) over (by_session rows between {{ breadth_high_window }} - 1 preceding and current row)
+            as high_window_n,
         max(close) over (by_session rows between {{ breadth_high_window }} - 1 preceding and current row)
             as high_close,
         min(close) over (by_session rows between {{ breadth_high_window }} - 1 preceding and current row)
@@ -66,11 +80,12 @@ member_flags as (
         ticker,
         trade_date,
         ret_1d,
-        case when session_no >= {{ breadth_sma_short }} then close > sma_short end as above_sma_short,
-        case when session_no >= {{ breadth_sma_long }} then close > sma_long end as above_sma_long,
-        case when session_no >= {{ breadth_high_window }} then close >= high_close end as new_high,
-        case when session_no >= {{ breadth_high_window }} then close <= low_close end as new_low
+        case when sma_short_n = {{ breadth_sma_short }} then close > sma_short end as above_sma_short,
+        case when sma_long_n = {{ breadth_sma_long }} then close > sma_long end as above_sma_long,
+        case when high_window_n = {{ breadth_high_window }} then close >= high_close end as new_high,
+        case when high_window_n = {{ breadth_high_window }} then close <= low_close end as new_low
     from member_windows
+    where trade_date >= {{ since }}
 ),
 
 daily as (
@@ -89,21 +104,31 @@ daily as (
     inner join members
         on member_flags.ticker = members.ticker
     group by members.group_name, member_flags.trade_date
+),
+
+-- the A/D line at the group's last stored date before the rebuilt ones (none in a full build)
+carried as (
+    select group_name, arg_max(ad_line, trade_date) as ad_line
+    from {{ this }}
+    where trade_date >= {{ window_start }} and trade_date < {{ since }}
+    group by group_name
 )
 
 select
-    group_name,
-    trade_date,
-    members,
-    advancers,
-    decliners,
-    advancers / nullif(members_with_return, 0) as share_advancing,
-    share_above_sma50,
-    share_above_sma200,
-    new_highs_252d,
-    new_lows_252d,
-    sum(advancers - decliners) over (
-        partition by group_name order by trade_date rows between unbounded preceding and current row
-    )::bigint as ad_line
+    daily.group_name,
+    daily.trade_date,
+    daily.members,
+    daily.advancers,
+    daily.decliners,
+    daily.advancers / nullif(daily.members_with_return, 0) as share_advancing,
+    daily.share_above_sma50,
+    daily.share_above_sma200,
+    daily.new_highs_252d,
+    daily.new_lows_252d,
+    (coalesce(carried.ad_line, 0) + sum(daily.advancers - daily.decliners) over (
+        partition by daily.group_name order by daily.trade_date rows between unbounded preceding and current row
+    ))::bigint as ad_line
 from daily
-order by group_name, trade_date
+left join carried
+    on daily.group_name = carried.group_name
+order by daily.group_name, daily.trade_date

@@ -1,11 +1,11 @@
 /*
 description: >
   The fed funds target on every calendar day of core.policy_rate_daily (from 1990), with the last
-  change of the target and the easing cycle it belongs to. A change is a day whose target bounds
-  differ from the day before; it is a hike when the midpoint rose and a cut otherwise (so the
-  2008-12-16 switch from the single 1.00 target to the 0-0.25 range is a cut), and its size is
-  the change of the upper bound in basis points (-75 on 2008-12-16), the conventions of
-  core.fomc_decisions and config/fomc_decisions.csv.
+  change of the target and the easing cycle it belongs to. The changes are those of
+  core.fomc_decisions: a day whose target bounds differ from the day before; it is a hike when the
+  midpoint rose and a cut otherwise (so the 2008-12-16 switch from the single 1.00 target to the
+  0-0.25 range is a cut), and its size is the change of the upper bound in basis points (-75 on
+  2008-12-16), the conventions of config/fomc_decisions.csv too.
   EASING CYCLE RULE: a cut starts a new easing cycle when it is the first cut of the history, when
   the previous change was a hike, or when it comes more than easing_cycle_gap_days (default 180)
   calendar days after the previous cut; otherwise it continues the cycle of the previous cut. A
@@ -41,76 +41,56 @@ headline:
   days_since_first_cut_latest: select days_since_first_cut from marts.fed_policy order by day desc limit 1
 */
 with policy as (
-    select
-        calendar_date as day,
-        target_lower,
-        target_upper,
-        target_mid,
-        effective,
-        lag(target_lower) over by_day as previous_lower,
-        lag(target_upper) over by_day as previous_upper,
-        lag(target_mid) over by_day as previous_mid
+    select calendar_date as day, target_lower, target_upper, target_mid, effective
     from core.policy_rate_daily
-    window by_day as (order by calendar_date)
 ),
 
-changes as (
-    -- Derived here rather than read from core.fomc_decisions, so the days and the changes always
-    -- come from the same version of core.policy_rate_daily.
+runs as (
+    -- The changes come from core.fomc_decisions, whose cycle_start marks runs of same-direction
+    -- moves: a new run at every change of direction. The easing cycles of this model also split a
+    -- run of cuts where one comes more than easing_cycle_gap_days after the previous cut (the
+    -- header's rule), so the 2024 and 2025 cuts are two cycles while fomc_decisions has one run.
     select
-        day as change_date,
-        cast(round((target_upper - previous_upper) * 100) as integer) as change_bp,
-        case when target_mid > previous_mid then 'hike' else 'cut' end as direction
-    from policy
-    where previous_upper is not null
-      and (target_lower <> previous_lower or target_upper <> previous_upper)
-),
-
-flagged as (
-    select
-        change_date,
+        effective_date as change_date,
         change_bp,
         direction,
-        lag(direction) over by_date as previous_direction,
-        -- the previous cut, however many changes ago: only cuts are compared with the gap
-        max(case when direction = 'cut' then change_date end) over (
-            order by change_date rows between unbounded preceding and 1 preceding
-        ) as previous_cut_date
-    from changes
-    window by_date as (order by change_date)
-),
-
-numbered as (
-    select
-        *,
-        direction = 'cut' and (
-            previous_direction is null
-            or previous_direction = 'hike'
-            or previous_cut_date is null
-            or change_date - previous_cut_date > {{ easing_cycle_gap_days }}
-        ) as starts_cycle
-    from flagged
+        cycle_start,
+        -- within a run of cuts the previous decision is the previous cut; NULL on the run's first
+        effective_date - lag(effective_date) over (partition by cycle_start order by effective_date)
+            as days_after_previous
+    from core.fomc_decisions
 ),
 
 cycles as (
-    -- A running count of cycle starts numbers the cycles; a hike keeps the number of the cycle
-    -- it ends but is never counted in it (the filters below), and the next cut starts a new one.
-    select *, sum(case when starts_cycle then 1 else 0 end) over (order by change_date) as cycle_number
-    from numbered
+    -- A cut starts a cycle when it starts a run (the history's first change, or the first cut
+    -- after a hike) or comes after the gap; a running count of the starts numbers the cycles.
+    select
+        *,
+        sum(
+            case
+                when days_after_previous is null or days_after_previous > {{ easing_cycle_gap_days }}
+                then 1 else 0
+            end
+        ) over (partition by cycle_start order by change_date) as cycle_in_run
+    from runs
 ),
 
 decisions as (
+    -- Hikes get these columns too (their own run's), but stance 'tightening' NULLs them below.
     select
         change_date,
         change_bp,
         direction,
-        min(change_date) filter (where direction = 'cut') over by_cycle as cycle_first_cut_date,
-        count(*) filter (where direction = 'cut') over by_cycle_so_far as cuts_in_cycle,
-        -sum(change_bp) filter (where direction = 'cut') over by_cycle_so_far as bp_cut_in_cycle
+        min(change_date) over by_cycle as cycle_first_cut_date,
+        count(*) over by_cycle_so_far as cuts_in_cycle,
+        -sum(change_bp) over by_cycle_so_far as bp_cut_in_cycle
     from cycles
     window
-        by_cycle as (partition by cycle_number),
-        by_cycle_so_far as (partition by cycle_number order by change_date rows between unbounded preceding and current row)
+        by_cycle as (partition by cycle_start, cycle_in_run),
+        by_cycle_so_far as (
+            partition by cycle_start, cycle_in_run order by change_date
+            rows between unbounded preceding and current row
+        )
 ),
 
 days as (

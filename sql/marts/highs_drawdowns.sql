@@ -8,6 +8,9 @@ description: >
   counting it would make the start of the stored history look like a breakout. It still sets
   record_close. One row per ticker and session of marts.returns_daily.
 date_column: trade_date
+incremental:
+  partition_by: ticker
+  lookback_rows: greatest({{ high_window }}, {{ extreme_day_window }})
 key_metrics: [record_close, high_252d, pct_from_record]
 columns:
   ticker: varchar | Yahoo symbol
@@ -26,6 +29,19 @@ headline:
 with returns as (
     select ticker, trade_date, close, ret_1d
     from marts.returns_daily
+    where trade_date >= {{ window_start }}
+),
+
+-- The record so far at the last stored row before the rebuilt dates (none in a full build):
+-- records need every earlier close, which the stored rows already summarise.
+carried as (
+    select
+        ticker,
+        arg_max(record_close, trade_date) as record_close,
+        arg_max(last_record_date, trade_date) as last_record_date
+    from {{ this }}
+    where trade_date >= {{ window_start }} and trade_date < {{ since }}
+    group by ticker
 ),
 
 running as (
@@ -34,10 +50,9 @@ running as (
         trade_date,
         close,
         ret_1d,
-        -- NULL on the first row, so the first row is no record (coalesce below)
         max(close) over (
             partition by ticker order by trade_date rows between unbounded preceding and 1 preceding
-        ) as previous_record_close,
+        ) as previous_close_max,
         count(close) over high_window as high_window_n,
         max(close) over high_window as high_window_max,
         count(ret_1d) over extreme_window as extreme_window_n,
@@ -55,11 +70,22 @@ running as (
 
 records as (
     select
+        running.*,
+        carried.last_record_date as carried_last_record_date,
+        -- greatest skips NULLs: the ticker's first row has no earlier close, so it is no record
+        greatest(carried.record_close, running.previous_close_max) as previous_record_close
+    from running
+    left join carried
+        on running.ticker = carried.ticker
+),
+
+flagged as (
+    select
         *,
         coalesce(close > previous_record_close, false) as is_record_high,
-        -- greatest skips the NULL of the first row; one running max is cheaper than two
+        -- one running max is cheaper than two
         greatest(close, previous_record_close) as record_close
-    from running
+    from records
 )
 
 select
@@ -67,12 +93,16 @@ select
     trade_date,
     close,
     is_record_high,
-    max(case when is_record_high then trade_date end) over (
-        partition by ticker order by trade_date rows between unbounded preceding and current row
+    greatest(
+        carried_last_record_date,
+        -- rows before `since` only fill the windows: their record flags are not this build's
+        max(case when is_record_high and trade_date >= {{ since }} then trade_date end) over (
+            partition by ticker order by trade_date rows between unbounded preceding and current row
+        )
     ) as last_record_date,
     record_close,
     case when high_window_n = {{ high_window }} then high_window_max end as high_252d,
     close / record_close - 1 as pct_from_record,
     case when extreme_window_n = {{ extreme_day_window }} then ret_1d = extreme_window_min end as is_worst_day_126d,
     case when extreme_window_n = {{ extreme_day_window }} then ret_1d = extreme_window_max end as is_best_day_126d
-from records
+from flagged

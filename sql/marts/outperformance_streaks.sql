@@ -6,6 +6,9 @@ description: >
   common date has no returns, so small_beats is NULL and the streak 0 there. One row per pair and
   common date.
 date_column: trade_date
+incremental:
+  partition_by: pair
+  lookback_rows: 1  # the streak of the previous common date
 key_metrics: [small_ret, large_ret, small_beats, streak]
 columns:
   pair: varchar | the pair, small/large, e.g. IWM/SPY
@@ -23,11 +26,21 @@ headline:
 with contests as (
     select pair, small, large, trade_date, small_ret, large_ret
     from staging.pair_sessions
+    where trade_date >= {{ since }}
+),
+
+-- the streak on the pair's last stored date before the rebuilt ones (none in a full build)
+carried as (
+    select pair, arg_max(streak, trade_date) as streak
+    from {{ this }}
+    where trade_date >= {{ window_start }} and trade_date < {{ since }}
+    group by pair
 ),
 
 islands as (
     -- Gaps and islands: every session small did not win (including the first, undecided one)
-    -- opens a new island; the wins that follow it belong to that island.
+    -- opens a new island; the wins that follow it belong to that island. Island 0 holds the
+    -- wins before the first non-win of the rebuilt dates: they extend the carried streak.
     select
         *,
         small_ret > large_ret as small_beats,
@@ -38,14 +51,22 @@ islands as (
 )
 
 select
-    pair,
-    small,
-    large,
-    trade_date,
-    small_ret,
-    large_ret,
-    small_beats,
-    -- the island's opening row is the non-win, so the wins so far are the rows after it
-    count(*) over (partition by pair, island order by trade_date rows between unbounded preceding and current row) - 1
-        as streak
+    islands.pair,
+    islands.small,
+    islands.large,
+    islands.trade_date,
+    islands.small_ret,
+    islands.large_ret,
+    islands.small_beats,
+    -- an island's opening row is the non-win, so its wins so far are the rows after it
+    case
+        when islands.island = 0 then coalesce(carried.streak, 0) + count(*) over island_rows
+        else count(*) over island_rows - 1
+    end as streak
 from islands
+left join carried
+    on islands.pair = carried.pair
+window island_rows as (
+    partition by islands.pair, islands.island order by islands.trade_date
+    rows between unbounded preceding and current row
+)

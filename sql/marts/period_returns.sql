@@ -7,6 +7,11 @@ description: >
   quarter or year began (NULL when no such row is stored), so a holiday on the period's first
   day or a missing session changes nothing. One row per ticker and session of marts.returns_daily.
 date_column: trade_date
+incremental:
+  partition_by: ticker
+  # ret_252d needs 252 rows; ret_ytd needs the previous calendar year's last row, and a year
+  # has at most 254 NYSE sessions (1992, 1996): 260 rows reach it, and the shorter periods' too
+  lookback_rows: 260
 key_metrics: [ret_5d, ret_21d, ret_63d, ret_252d, ret_ytd]
 columns:
   ticker: varchar | Yahoo symbol
@@ -37,6 +42,7 @@ with returns as (
         date_trunc('quarter', trade_date)::date as quarter_start,
         date_trunc('year', trade_date)::date as year_start
     from marts.returns_daily
+    where trade_date >= {{ window_start }}
 ),
 
 period_last_closes as (

@@ -9,6 +9,9 @@ description: >
   rs_sma_long, corr_window); the column names carry their default lengths. Any window value is
   NULL until the window is full. One row per pair and common date.
 date_column: trade_date
+incremental:
+  partition_by: pair
+  lookback_rows: greatest(252, {{ rs_sma_long }}, {{ rs_sma_short }}, {{ corr_window }})  # 252: excess_252d
 key_metrics: [rs, rs_index, rs_sma50, rs_sma200, excess_21d, excess_63d, excess_252d]
 columns:
   pair: varchar | the pair, small/large, e.g. IWM/SPY
@@ -33,6 +36,15 @@ headline:
 with common_dates as (
     select pair, small, large, trade_date, small_adj_close, large_adj_close, small_ret, large_ret
     from staging.pair_sessions
+    where trade_date >= {{ window_start }}
+),
+
+-- rs on the pair's first common date, the base of rs_index, when it is stored already
+carried as (
+    select pair, arg_min(rs, trade_date) as first_rs
+    from {{ this }}
+    where trade_date < {{ since }}
+    group by pair
 ),
 
 ratios as (
@@ -59,6 +71,18 @@ ratios as (
     window common as (partition by pair order by trade_date)
 ),
 
+-- Window sums in exact decimal arithmetic: a window's value then does not depend on the rows
+-- before it (floating-point sums do, through their order), so an incremental build gives the
+-- full build's figures to the last bit. Returns keep 15 decimals, rs 18.
+exact as (
+    select
+        *,
+        rs::decimal(38, 18) as rs_exact,
+        small_ret::decimal(38, 15) as x,
+        large_ret::decimal(38, 15) as y
+    from ratios
+),
+
 windowed as (
     select
         pair,
@@ -66,25 +90,39 @@ windowed as (
         large,
         trade_date,
         rs,
-        100 * rs / first_value(rs) over (partition by pair order by trade_date) as rs_index,
+        100 * rs / coalesce(carried.first_rs, first_value(rs) over (partition by pair order by trade_date))
+            as rs_index,
         count(rs) over sma_short as sma_short_n,
-        avg(rs) over sma_short as sma_short,
+        avg(rs_exact) over sma_short as sma_short,
         count(rs) over sma_long as sma_long_n,
-        avg(rs) over sma_long as sma_long,
+        avg(rs_exact) over sma_long as sma_long,
         excess_21d,
         excess_63d,
         excess_126d,
         excess_252d,
-        -- count(a + b) counts the dates where both returns exist (the first common date has none)
-        count(small_ret + large_ret) over corr_window as corr_n,
-        covar_samp(small_ret, large_ret) over corr_window as ret_covar,
-        var_samp(small_ret) over corr_window as small_var,
-        var_samp(large_ret) over corr_window as large_var
-    from ratios
+        -- count(x + y) counts the dates where both returns exist (the first common date has none)
+        count(x + y) over corr_window as corr_n,
+        sum(x) over corr_window as sum_x,
+        sum(y) over corr_window as sum_y,
+        sum(x * y) over corr_window as sum_xy,
+        sum(x * x) over corr_window as sum_xx,
+        sum(y * y) over corr_window as sum_yy
+    from exact
+    left join carried using (pair)
     window
         sma_short as (partition by pair order by trade_date rows between {{ rs_sma_short }} - 1 preceding and current row),
         sma_long as (partition by pair order by trade_date rows between {{ rs_sma_long }} - 1 preceding and current row),
         corr_window as (partition by pair order by trade_date rows between {{ corr_window }} - 1 preceding and current row)
+),
+
+-- n times the sample (co)variances times n - 1, still exact: the factors cancel in corr and beta
+moments as (
+    select
+        *,
+        (corr_n * sum_xy - sum_x * sum_y)::double as co_moment,
+        (corr_n * sum_xx - sum_x * sum_x)::double as small_moment,
+        (corr_n * sum_yy - sum_y * sum_y)::double as large_moment
+    from windowed
 )
 
 select
@@ -100,8 +138,8 @@ select
     excess_63d,
     excess_126d,
     excess_252d,
-    -- a flat side has no variance: NULL rather than DuckDB's NaN or inf
+    -- a flat side has no variance: NULL rather than a division by zero
     case when corr_n = {{ corr_window }}
-        then ret_covar / sqrt(nullif(small_var, 0) * nullif(large_var, 0)) end as corr_63d,
-    case when corr_n = {{ corr_window }} then ret_covar / nullif(large_var, 0) end as beta_63d
-from windowed
+        then co_moment / sqrt(nullif(small_moment, 0) * nullif(large_moment, 0)) end as corr_63d,
+    case when corr_n = {{ corr_window }} then co_moment / nullif(large_moment, 0) end as beta_63d
+from moments

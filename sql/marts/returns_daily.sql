@@ -3,6 +3,9 @@ description: >
   Daily total returns per ticker: each session's adjusted close against the ticker's previous
   stored session. One row per ticker and session of core.prices_daily.
 date_column: trade_date
+incremental:
+  partition_by: ticker
+  lookback_rows: 1  # the previous session, for ret_1d
 key_metrics: [ret_1d]
 columns:
   ticker: varchar | Yahoo symbol
@@ -16,6 +19,7 @@ headline:
 with prices as (
     select ticker, trade_date, close, adj_close
     from core.prices_daily
+    where trade_date >= {{ window_start }}
 )
 
 select

@@ -47,19 +47,32 @@ with latest as (
     qualify row_number() over (partition by pair order by trade_date desc) = 1
 ),
 
+-- The per-ticker marts hold every ticker's whole history; only the pairs' tickers on the pairs'
+-- latest dates are needed, so those are the rows read.
+pair_tickers as (
+    select small as ticker from latest
+    union
+    select large as ticker from latest
+),
+
 period_returns as (
     select ticker, trade_date, ret_ytd
     from marts.period_returns
+    where trade_date >= (select min(as_of) from latest)
+        and ticker in (select ticker from pair_tickers)
 ),
 
 streaks as (
     select pair, trade_date, streak
     from marts.outperformance_streaks
+    where trade_date >= (select min(as_of) from latest)
 ),
 
 highs as (
     select ticker, trade_date, is_record_high, last_record_date, pct_from_record
     from marts.highs_drawdowns
+    where trade_date >= (select min(as_of) from latest)
+        and ticker in (select ticker from pair_tickers)
 ),
 
 valuations as (

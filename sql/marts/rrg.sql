@@ -10,6 +10,11 @@ description: >
   session so far. Windows count the ticker's own rows here and a value whose window is not full is
   NULL, so rs_ratio starts at the rrg_weeks-th week and rs_momentum at the 2 * rrg_weeks-th.
 date_column: week_end
+incremental:
+  grain: week
+  partition_by: ticker
+  # rs_momentum looks back rrg_weeks changes of rs_ratio, each rs_ratio rrg_weeks rs values
+  lookback_rows: 2 * {{ rrg_weeks }}
 columns:
   ticker: varchar | Yahoo symbol (every ticker of config/universe.toml except the benchmark)
   group_name: varchar | the ticker's group in config/universe.toml (e.g. sector_etfs), for filtering
@@ -38,8 +43,9 @@ weekly as (
         max(trade_date) as week_end,
         arg_max(adj_close, trade_date) as weekly_close
     from core.prices_daily
-    where ticker in (select ticker from universe)
-        or ticker = {{ rrg_benchmark }}
+    where (ticker in (select ticker from universe) or ticker = {{ rrg_benchmark }})
+        -- whole weeks: the weekly close is the week's last session
+        and trade_date >= date_trunc('week', {{ window_start }})
     group by ticker, week_start
 ),
 
@@ -63,27 +69,32 @@ relative as (
     where weekly.ticker <> {{ rrg_benchmark }}
 ),
 
+-- Window sums in exact decimal arithmetic (rs to 10 decimals, its changes to 15): a window's
+-- value then does not depend on the weeks before it, so an incremental build gives the full
+-- build's figures to the last bit. The sample variance is (n * sum(x^2) - sum(x)^2) / (n(n - 1)).
 ratio_stats as (
     select
         *,
         count(rs) over last_weeks as rs_weeks,
-        avg(rs) over last_weeks as rs_mean,
-        stddev_samp(rs) over last_weeks as rs_sd
+        sum(rs::decimal(38, 10)) over last_weeks as rs_sum,
+        sum(rs::decimal(38, 10) * rs::decimal(38, 10)) over last_weeks as rs_sum_sq
     from relative
     window last_weeks as (
         partition by ticker order by week_end rows between {{ rrg_weeks }} - 1 preceding and current row
     )
 ),
 
--- nullif: a constant rs has no z-score (DuckDB would return an infinity, not an error)
+-- nullif: a constant rs has no z-score
 ratio as (
     select
         ticker,
         group_name,
         week_end,
         rs,
-        case when rs_weeks = {{ rrg_weeks }} then 100 + (rs - rs_mean) / nullif(rs_sd, 0) end
-            as rs_ratio
+        case when rs_weeks = {{ rrg_weeks }} then
+            100 + (rs - (rs_sum / rs_weeks)::double)
+                / sqrt(nullif((rs_weeks * rs_sum_sq - rs_sum * rs_sum)::double, 0) / (rs_weeks * (rs_weeks - 1)))
+        end as rs_ratio
     from ratio_stats
 ),
 
@@ -100,8 +111,8 @@ momentum_stats as (
     select
         *,
         count(rs_ratio_change) over last_weeks as change_weeks,
-        avg(rs_ratio_change) over last_weeks as change_mean,
-        stddev_samp(rs_ratio_change) over last_weeks as change_sd
+        sum(rs_ratio_change::decimal(38, 15)) over last_weeks as change_sum,
+        sum(rs_ratio_change::decimal(38, 15) * rs_ratio_change::decimal(38, 15)) over last_weeks as change_sum_sq
     from ratio_change
     window last_weeks as (
         partition by ticker order by week_end rows between {{ rrg_weeks }} - 1 preceding and current row
@@ -116,8 +127,12 @@ momentum as (
         rs,
         rs_ratio,
         case
-            when change_weeks = {{ rrg_weeks }}
-                then 100 + (rs_ratio_change - change_mean) / nullif(change_sd, 0)
+            when change_weeks = {{ rrg_weeks }} then
+                100 + (rs_ratio_change - (change_sum / change_weeks)::double)
+                    / sqrt(
+                        nullif((change_weeks * change_sum_sq - change_sum * change_sum)::double, 0)
+                        / (change_weeks * (change_weeks - 1))
+                    )
         end as rs_momentum
     from momentum_stats
 )

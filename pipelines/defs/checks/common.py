@@ -18,6 +18,7 @@ from pipelines.defs.metadata import WRITER_POOL
 from warehouse.checks.base import CheckOutcome, markdown_table
 from warehouse.checks.config import load_config
 from warehouse.checks.marts import core_schema_matches
+from warehouse.checks.quarantine import quarantined
 
 ERROR = dg.AssetCheckSeverity.ERROR
 WARN = dg.AssetCheckSeverity.WARN
@@ -184,5 +185,21 @@ def schema_matches_ddl(table: str, ddl_file: str) -> CheckDef:
             f"and types of warehouse/ddl/{ddl_file}. ERROR and blocking. When it fails: the "
             "warehouse file was made by another DDL (or the table was replaced by hand); rebuild "
             "it from the sources into a new file, or migrate the table to the DDL."
+        ),
+    )
+
+
+def no_rows_quarantined(table: str, *, what: str, why: str, fix: str) -> CheckDef:
+    """The rows the latest load of a core table refused, as a WARN: the loader already kept them
+    out of the table, so only the source needs attention. `what` names the rows ("figures"), `why`
+    the reasons a load refuses them, `fix` what to do when the check fails."""
+    return CheckDef(
+        "no_rows_quarantined",
+        lambda conn, cfg, run: quarantined(conn, target_table=table, run_id=run.load_run_id),
+        WARN,
+        description=(
+            f"Shows the {what} the latest load of {table.replace('.', '/')} refused ({why}): they "
+            "are in core.quarantine with the reason, the source and the run, never in the table. "
+            f"WARN: the table is protected; the source needs fixing. When it fails: {fix}"
         ),
     )

@@ -2,9 +2,15 @@
 
 import dagster as dg
 
-from pipelines.defs.checks.common import ERROR, WARN, CheckDef, asset_checks, schema_matches_ddl
+from pipelines.defs.checks.common import (
+    ERROR,
+    WARN,
+    CheckDef,
+    asset_checks,
+    no_rows_quarantined,
+    schema_matches_ddl,
+)
 from warehouse.checks import prices
-from warehouse.checks.quarantine import quarantined
 from warehouse.universe import load_universe
 
 PRICES_KEY = dg.AssetKey(["core", "prices_daily"])
@@ -115,17 +121,11 @@ CHECKS = [
             "ticker's whole history from one download."
         ),
     ),
-    CheckDef(
-        "no_rows_quarantined",
-        lambda conn, cfg, run: quarantined(conn, target_table=TABLE, run_id=run.load_run_id),
-        WARN,
-        description=(
-            "Shows the rows the latest load of core/prices_daily refused (NULL or non-positive "
-            "close, unparseable date, one key twice with different values): they are in "
-            "core.quarantine with the reason, the source and the run, never in the table. WARN: "
-            "the table is protected; the source needs fixing. When it fails: fix the rows at the "
-            "source (the origin column names the file and line) and re-run the partition."
-        ),
+    no_rows_quarantined(
+        TABLE,
+        what="rows",
+        why="NULL or non-positive close, unparseable date, one key twice with different values",
+        fix="fix the rows at the source (the origin column names the file and line) and re-run the partition.",
     ),
 ]
 

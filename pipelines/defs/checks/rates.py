@@ -2,9 +2,15 @@
 
 import dagster as dg
 
-from pipelines.defs.checks.common import ERROR, WARN, CheckDef, asset_checks, schema_matches_ddl
+from pipelines.defs.checks.common import (
+    ERROR,
+    WARN,
+    CheckDef,
+    asset_checks,
+    no_rows_quarantined,
+    schema_matches_ddl,
+)
 from warehouse.checks import rates
-from warehouse.checks.quarantine import quarantined
 from warehouse.universe import load_universe
 
 RATES_KEY = dg.AssetKey(["core", "rates_daily"])
@@ -60,18 +66,11 @@ RATES_CHECKS = [
             "keeps lagging may be discontinued (list it under discontinued)."
         ),
     ),
-    CheckDef(
-        "no_rows_quarantined",
-        lambda conn, cfg, run: quarantined(
-            conn, target_table="core.rates_daily", run_id=run.load_run_id
-        ),
-        WARN,
-        description=(
-            "Shows the observations the latest load of core/rates_daily refused (a value that is "
-            "not a number, an unparseable date): in core.quarantine with the reason, source and "
-            "run. WARN: the table is protected. When it fails: fix the file or wait for FRED's "
-            "correction, then re-run."
-        ),
+    no_rows_quarantined(
+        "core.rates_daily",
+        what="observations",
+        why="a value that is not a number, an unparseable date",
+        fix="fix the file or wait for FRED's correction, then re-run.",
     ),
 ]
 

@@ -2,9 +2,15 @@
 
 import dagster as dg
 
-from pipelines.defs.checks.common import ERROR, WARN, CheckDef, asset_checks, schema_matches_ddl
+from pipelines.defs.checks.common import (
+    ERROR,
+    WARN,
+    CheckDef,
+    asset_checks,
+    no_rows_quarantined,
+    schema_matches_ddl,
+)
 from warehouse.checks import valuations
-from warehouse.checks.quarantine import quarantined
 from warehouse.universe import load_universe
 
 VALUATIONS_KEY = dg.AssetKey(["core", "valuations"])
@@ -55,16 +61,11 @@ CHECKS = [
             "valuation fields at the source."
         ),
     ),
-    CheckDef(
-        "no_rows_quarantined",
-        lambda conn, cfg, run: quarantined(conn, target_table=TABLE, run_id=run.load_run_id),
-        WARN,
-        description=(
-            "Shows the figures the latest load of core/valuations refused (a zero or non-finite "
-            "value, an unknown metric or method, a future date): in core.quarantine with the "
-            "reason, source and run. WARN: the table is protected. When it fails: fix the source "
-            "file, or ignore a provider's empty field."
-        ),
+    no_rows_quarantined(
+        TABLE,
+        what="figures",
+        why="a zero or non-finite value, an unknown metric or method, a future date",
+        fix="fix the source file, or ignore a provider's empty field.",
     ),
 ]
 
