@@ -23,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import workload
+from bench import overhead, workload
 
 ROOT = Path(__file__).resolve().parent.parent
 ORDER = ["load", "floor", "dagster", "incremental", "incremental_sql", "pandas"]
@@ -108,8 +108,9 @@ def machine() -> str:
     return f"{os.cpu_count()} cores{mem}, {platform.system()} {platform.machine()}, Python {platform.python_version()}"
 
 
-def write_markdown(summary: dict, n: int, years: int, repeats: int, command: str) -> str:
+def write_markdown(summary: dict, n: int, years: int, repeats: int, command: str, dagster_overhead: dict | None = None) -> str:
     load, r = summary["load"], summary["ratios"]
+    peak = max(summary[phase]["peak_rss_mb"] for phase in ORDER)
     lines = [
         "# Benchmarks",
         "",
@@ -133,7 +134,11 @@ def write_markdown(summary: dict, n: int, years: int, repeats: int, command: str
         f"| incremental at most 5% of the full build (Dagster) | {100 * r['incremental_over_full']:.1f}% | {'yes' if r['incremental_over_full'] <= 0.05 else 'no'} |",
         f"| incremental at most 5% of the full build (SQL: against the floor) | {100 * r['incremental_sql_over_floor']:.1f}% | {'yes' if r['incremental_sql_over_floor'] <= 0.05 else 'no'} |",
         f"| load at least 5 M rows/s | {load['rows_per_second'] / 1e6:.2f} M/s | {'yes' if load['rows_per_second'] >= 5e6 else 'no'} |",
-        f"| peak memory under 6 GB | {max(v['peak_rss_mb'] for k, v in summary.items() if k != 'ratios') / 1024:.2f} GB | {'yes' if max(v['peak_rss_mb'] for k, v in summary.items() if k != 'ratios') < 6144 else 'no'} |",
+        *(
+            [f"| Dagster overhead on the default universe (whole graph vs its SQL and loading alone) at most 1.5x | {dagster_overhead['ratio']:.2f}x | {'yes' if dagster_overhead['met'] else 'no'} |"]
+            if dagster_overhead else []
+        ),
+        f"| peak memory under 6 GB | {peak / 1024:.2f} GB | {'yes' if peak < 6144 else 'no'} |",
         "",
         "Floor time per mart (median seconds):",
         "",
@@ -144,6 +149,11 @@ def write_markdown(summary: dict, n: int, years: int, repeats: int, command: str
             for name, sec in sorted(summary["floor"]["per_model"].items(), key=lambda kv: -kv[1])
         ),
         "",
+        *(
+            ["## Dagster overhead on the default universe", "", "Command: `python -m bench.overhead --repeat "
+             f"{dagster_overhead['repeat']}`", "", "```", overhead.render(dagster_overhead), "```", ""]
+            if dagster_overhead else []
+        ),
         "Incremental update per model, without Dagster (median seconds; how each was built):",
         "",
         "| model | seconds | build |",
@@ -164,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--years", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-write", action="store_true", help="print, do not rewrite BENCHMARKS.md")
+    parser.add_argument("--overhead-repeat", type=int, default=None,
+                        help="repeats of the default-universe Dagster overhead measure (default: --repeat; 0 skips it)")
     args = parser.parse_args(argv)
     config = workload.write_config(Path(tempfile.mkdtemp(prefix="rotation-bench-config-")), args.tickers)
     env = {**os.environ, "ROTATION_CONFIG_DIR": str(config), "ROTATION_SOURCE": "sample", "PYTHONPATH": str(ROOT)}
@@ -172,8 +184,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"run {i + 1}/{args.repeat}: {args.tickers} tickers x {args.years} years", flush=True)
         repeats.append(one_repeat(args.tickers, args.years, env))
     summary = summarise(repeats)
+    overhead_repeat = args.repeat if args.overhead_repeat is None else args.overhead_repeat
+    dagster_overhead = None
+    if overhead_repeat:
+        print(f"Dagster overhead on the default universe, {overhead_repeat} repeats", flush=True)
+        dagster_overhead = overhead.measure(overhead_repeat)
+        summary["dagster_overhead"] = dagster_overhead
     command = "python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = write_markdown(summary, args.tickers, args.years, args.repeat, command.strip())
+    text = write_markdown(summary, args.tickers, args.years, args.repeat, command.strip(), dagster_overhead)
     print(text)
     if not args.no_write:
         (ROOT / "BENCHMARKS.md").write_text(text, encoding="utf-8")

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from tests.model_harness import small_universe
-from warehouse import calendar
+from warehouse import calendar, changes
 from warehouse import models as sql_models
 from warehouse.db import ensure_schema
 from warehouse.load import upsert
@@ -144,3 +144,77 @@ def test_nothing_changed_means_nothing_rebuilt(setup):
     assert {again[n].mode for n in INCREMENTAL} == {"unchanged"}
     for name in INCREMENTAL:
         pd.testing.assert_frame_equal(table(conn, name), before[name], check_exact=True)
+
+
+def _built(setup, end=dt.date(2019, 6, 28)):
+    universe, params = setup
+    conn = new_warehouse(universe, params)
+    upsert(conn, PRICES, sample_bars(end), source="sample")
+    build_all(conn, params)
+    return conn, params
+
+
+def _plan(conn, params, name, **kwargs):
+    models = sql_models.discover()
+    catalog = {m.relation: m for m in models}
+    model = next(m for m in models if m.name == name)
+    return sql_models.plan(conn, model, params, catalog, **kwargs)
+
+
+def test_a_full_build_when_asked_or_when_the_sql_changed(setup):
+    conn, params = _built(setup)
+    upsert(conn, PRICES, sample_bars(dt.date(2019, 7, 3)), source="sample")
+    returns = next(m for m in sql_models.discover() if m.name == "returns_daily")
+    assert sql_models.build(conn, returns, params).mode == "incremental"
+    assert _plan(conn, params, "highs_drawdowns").mode == "incremental"
+    assert _plan(conn, params, "highs_drawdowns", full_refresh=True).mode == "full"
+    # a parameter the model uses changes every row: the stored table is stale as a whole
+    changed = _plan(conn, params | {"high_window": 100}, "highs_drawdowns")
+    assert (changed.mode, changed.reason) == ("full", "the SQL or a parameter it uses changed")
+    # a parameter it does not use changes nothing for it
+    assert _plan(conn, params | {"rrg_weeks": 10}, "highs_drawdowns").mode == "incremental"
+
+
+def test_a_new_pair_rebuilds_the_pair_models_in_full(setup):
+    conn, params = _built(setup)
+    wider = small_universe(pairs=(*PAIRS, ("XLF", "SPY")), groups=GROUPS)
+    sql_models.write_config_tables(conn, wider, params)
+    assert _plan(conn, params, "pair_sessions").mode == "full"
+    # the per-ticker models do not read the pairs: nothing changed for them
+    assert _plan(conn, params, "period_returns").mode == "unchanged"
+    # writing the same configuration again records nothing
+    before = conn.execute("select count(*) from meta.changes").fetchall()[0][0]
+    sql_models.write_config_tables(conn, wider, params)
+    assert conn.execute("select count(*) from meta.changes").fetchall()[0][0] == before
+
+
+def test_inputs_without_a_change_record_mean_a_full_build(setup):
+    universe, params = setup
+    conn = new_warehouse(universe, params)
+    upsert(conn, PRICES, sample_bars(dt.date(2019, 6, 28)), source="sample")
+    build_all(conn, params)
+    # a table written outside the loaders (no change recorded) cannot say what is stale
+    conn.execute("delete from meta.changes where relation = 'core.prices_daily'")
+    decided = _plan(conn, params, "returns_daily")
+    assert (decided.mode, decided.reason) == ("full", "no change is recorded for core.prices_daily")
+
+
+def test_a_revision_before_the_first_stored_date_is_a_full_build(setup):
+    conn, params = _built(setup)
+    # a backfill before the stored history began: every stored row may change
+    changes.record(conn, "core.prices_daily", dt.date(2017, 1, 3))
+    assert _plan(conn, params, "returns_daily").mode == "full"
+
+
+def test_the_window_reaches_back_over_a_gap(setup):
+    conn, params = _built(setup, end=dt.date(2020, 12, 31))
+    models = {m.name: m for m in sql_models.discover()}
+    catalog = {m.relation: m for m in models.values()}
+    since = dt.date(2020, 10, 1)
+    start = sql_models.window_start(conn, models["highs_drawdowns"], params, catalog, since)
+    # XLF has no rows from 2020-03-02 to 2020-09-30: its 252 rows before October reach back to
+    # 2019; computed here by counting its stored sessions directly
+    xlf = [d for (d,) in conn.execute(
+        "select trade_date from marts.returns_daily where ticker = 'XLF' and trade_date < ? "
+        "order by trade_date desc limit 252", [since]).fetchall()]
+    assert start == min(xlf) < dt.date(2019, 12, 31)

@@ -26,6 +26,7 @@ import pandas as pd
 
 from warehouse import settings
 from warehouse.db import transaction
+from warehouse.load import replace_contents
 from warehouse.valuation_terms import PAIR, SYMBOL
 
 HEADER = [
@@ -301,12 +302,15 @@ def read_claims(path: Path | None = None) -> list[Claim]:
     return claims
 
 
-def load_claims(conn: duckdb.DuckDBPyConnection, path: Path | None = None) -> int:
+def load_claims(
+    conn: duckdb.DuckDBPyConnection, path: Path | None = None, *, run_id: str | None = None
+) -> int:
     """Replace core.published_claims with the file (config/claims.csv by default).
 
     Not through `warehouse.load.upsert`: the file is configuration, not source data, and a claim
     deleted from it must disappear from the table, which an upsert never does (the same choice as
     core.fomc_reference). Every row is checked first, so a bad file leaves the table as it was.
+    An unchanged file writes and records nothing.
     """
     claims = read_claims(path)
     columns = [*HEADER, "line_number"]
@@ -340,10 +344,12 @@ def load_claims(conn: duckdb.DuckDBPyConnection, path: Path | None = None) -> in
         for c in columns
     )
     with transaction(conn):
-        conn.execute("delete from core.published_claims")
         conn.register("_claims", frame)
         try:
-            conn.execute(f"insert into core.published_claims by name select {casts} from _claims")
+            # No date: a claim's row holds several (published, start, as of), none orders it in
+            # time, so a change means the whole list may have changed.
+            replace_contents(conn, "core.published_claims", f"select {casts} from _claims",
+                             date_column=None, run_id=run_id)
         finally:
             conn.unregister("_claims")
     return len(frame)

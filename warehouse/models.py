@@ -460,8 +460,18 @@ def build(
     return BuildResult(rows, latest, headline, decided.mode, decided.since, written)
 
 
-def _replace(conn: duckdb.DuckDBPyConnection, model: Model, params: dict) -> None:
+def full_build_sql(model: Model, params: dict) -> str:
+    """The query a full build stores."""
     sql = model.render(params)
+    if model.incremental is not None:
+        # Stored in date order: the next incremental build reads the last dates, and DuckDB skips
+        # the row groups whose dates are all older (zone maps) only when rows are clustered so.
+        sql = f"select * from (\n{sql}\n) order by {model.date_column}"
+    return sql
+
+
+def _replace(conn: duckdb.DuckDBPyConnection, model: Model, params: dict) -> None:
+    sql = full_build_sql(model, params)
     kind = "view" if model.materialized == "view" else "table"
     conn.execute(f"create schema if not exists {model.layer}")
     # A model that changed from view to table (or back) replaces the other kind.

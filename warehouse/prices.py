@@ -15,6 +15,7 @@ from warehouse.sources.base import PRICE_COLUMNS, PriceBatch
 PRICES = TableSpec(
     name="core.prices_daily",
     key=("ticker", "trade_date"),
+    date_column="trade_date",
     values=("open", "high", "low", "close", "adj_close", "volume"),
     rules=(
         ("close is NULL or not positive", "close is null or not (close > 0)"),

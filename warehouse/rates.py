@@ -21,12 +21,13 @@ import pandas as pd
 
 from warehouse.db import transaction
 from warehouse.fomc_reference import read_reference
-from warehouse.load import LoadResult, TableSpec, upsert
+from warehouse.load import LoadResult, TableSpec, replace_contents, upsert
 from warehouse.sources.rates import RATE_COLUMNS, RateBatch
 
 RATES = TableSpec(
     name="core.rates_daily",
     key=("series_id", "obs_date"),
+    date_column="obs_date",
     values=("value",),
     rules=(("value is NULL or not a finite number", "value is null or not isfinite(value)"),),
 )
@@ -194,33 +195,43 @@ order by effective_date
 
 
 def rebuild_policy_rate_daily(
-    conn: duckdb.DuckDBPyConnection, since: dt.date = POLICY_SINCE
+    conn: duckdb.DuckDBPyConnection, since: dt.date = POLICY_SINCE, *, run_id: str | None = None
 ) -> int:
-    """Replace core.policy_rate_daily from core.rates_daily, in one transaction; its row count."""
+    """Replace core.policy_rate_daily from core.rates_daily, in one transaction; its row count.
+
+    The change is recorded from the first day whose row differs (a revised DFF moves it to that
+    day); a rebuild that gives the same table writes and records nothing.
+    """
     with transaction(conn):
         conn.execute(POLICY_SQL, [since])
-        conn.execute("delete from core.policy_rate_daily")
-        conn.execute("insert into core.policy_rate_daily by name select * from _policy")
+        replace_contents(conn, "core.policy_rate_daily", "select * from _policy",
+                         date_column="calendar_date", run_id=run_id)
         conn.execute("drop table _policy")
-        return conn.execute("select count(*) from core.policy_rate_daily").fetchone()[0]
+        return conn.execute("select count(*) from core.policy_rate_daily").fetchall()[0][0]
 
 
-def rebuild_fomc_decisions(conn: duckdb.DuckDBPyConnection) -> int:
-    """Replace core.fomc_decisions from core.policy_rate_daily in one transaction; its row count."""
+def rebuild_fomc_decisions(conn: duckdb.DuckDBPyConnection, *, run_id: str | None = None) -> int:
+    """Replace core.fomc_decisions from core.policy_rate_daily in one transaction; its row count.
+
+    Recorded like the policy table: from the first decision added, changed or removed.
+    """
     with transaction(conn):
         conn.execute(DECISIONS_SQL)
-        conn.execute("delete from core.fomc_decisions")
-        conn.execute("insert into core.fomc_decisions by name select * from _decisions")
+        replace_contents(conn, "core.fomc_decisions", "select * from _decisions",
+                         date_column="effective_date", run_id=run_id)
         conn.execute("drop table _decisions")
-        return conn.execute("select count(*) from core.fomc_decisions").fetchone()[0]
+        return conn.execute("select count(*) from core.fomc_decisions").fetchall()[0][0]
 
 
-def load_fomc_reference(conn: duckdb.DuckDBPyConnection, path: Path | None = None) -> int:
+def load_fomc_reference(
+    conn: duckdb.DuckDBPyConnection, path: Path | None = None, *, run_id: str | None = None
+) -> int:
     """Replace core.fomc_reference with the file (config/fomc_decisions.csv by default).
 
     Not through `upsert`: the file is configuration, not source data, and a row deleted from it
     must disappear from the table, which an upsert never does. Every row is checked first
-    (ReferenceError names each bad line), so a bad file leaves the table as it was.
+    (ReferenceError names each bad line), so a bad file leaves the table as it was. An
+    unchanged file writes and records nothing.
     """
     decisions = read_reference(path)
     frame = pd.DataFrame(
@@ -234,10 +245,10 @@ def load_fomc_reference(conn: duckdb.DuckDBPyConnection, path: Path | None = Non
         }
     )
     with transaction(conn):
-        conn.execute("delete from core.fomc_reference")
         conn.register("_reference", frame)
         try:
-            conn.execute("insert into core.fomc_reference by name select * from _reference")
+            replace_contents(conn, "core.fomc_reference", "select * from _reference",
+                             date_column="effective_date", run_id=run_id)
         finally:
             conn.unregister("_reference")
     return len(frame)

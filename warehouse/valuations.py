@@ -23,7 +23,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from warehouse import settings
+from warehouse import changes, settings
 from warehouse.db import transaction
 from warehouse.load import LoadResult, TableSpec, rejects_frame, upsert
 from warehouse.sources.valuation_files import ParsedValuations, read_valuation_csv
@@ -33,6 +33,7 @@ from warehouse.valuation_terms import quarantine_rules
 VALUATIONS = TableSpec(
     name="core.valuations",
     key=("as_of_date", "ticker", "metric", "source"),
+    date_column="as_of_date",
     values=("value", "basis", "method", "publisher", "url", "notes"),
     rules=quarantine_rules(),
 )
@@ -149,14 +150,19 @@ def load_published(
             "in the file are kept until it loads cleanly"
         )
     else:
-        removed = remove_stale_published(conn, parsed.rows)
+        removed = remove_stale_published(conn, parsed.rows, run_id=run_id)
         if removed:
             notes.append(f"removed {removed} published row(s) no longer in {parsed.path}")
     return PublishedLoad(parsed.path, result, len(parsed.rows), parsed.problems, removed, notes)
 
 
-def remove_stale_published(conn: duckdb.DuckDBPyConnection, rows: pd.DataFrame) -> int:
-    """Delete the published rows whose key the file no longer has; the number deleted."""
+def remove_stale_published(
+    conn: duckdb.DuckDBPyConnection, rows: pd.DataFrame, *, run_id: str | None = None
+) -> int:
+    """Delete the published rows whose key the file no longer has; the number deleted.
+
+    A deletion is a change of core.valuations from the earliest date deleted.
+    """
     keys = pa.Table.from_pandas(rows[KEY], preserve_index=False) if len(rows) else pa.table(
         {"as_of_date": pa.array([], pa.date32()), "ticker": pa.array([], pa.string()),
          "metric": pa.array([], pa.string())}
@@ -170,11 +176,14 @@ def remove_stale_published(conn: duckdb.DuckDBPyConnection, rows: pd.DataFrame) 
             )
             # fetchall, not fetchone: duckdb 2 keeps a statement open until its result is read
             # to the end, and would then refuse to unregister the view.
-            count = conn.execute(f"select count(*) from core.valuations v where {stale}",
-                                 [PUBLISHED_SOURCE]).fetchall()[0][0]
+            count, first = conn.execute(
+                f"select count(*), min(as_of_date) from core.valuations v where {stale}",
+                [PUBLISHED_SOURCE],
+            ).fetchall()[0]
             if count:
                 conn.execute(f"delete from core.valuations v where {stale}",
                              [PUBLISHED_SOURCE]).fetchall()
+                changes.record(conn, VALUATIONS.name, first, run_id)
         finally:
             conn.unregister("_published_keys")
     return int(count)

@@ -45,7 +45,11 @@ class ModelBuildConfig(dg.Config):
     full_refresh: bool = False  # rebuild an incremental model from scratch instead of its tail
 
 
-def model_asset(model: sql_models.Model, params: dict, catalog: dict[str, sql_models.Model]) -> dg.AssetsDefinition:
+def model_asset(
+    model: sql_models.Model, params: dict, catalog: dict[str, sql_models.Model] | None = None
+) -> dg.AssetsDefinition:
+    """The asset that builds `model`; `catalog` is every model by relation (read from sql/ if not given)."""
+    catalog = catalog or {m.relation: m for m in sql_models.discover()}
     deps = sorted({relation_key(r) for r in model.dependencies(params)}, key=lambda k: k.path)
     schema = dg.TableSchema(
         columns=[

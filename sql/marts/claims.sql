@@ -61,9 +61,11 @@ with claims as (
     from core.published_claims
 ),
 
+-- only the tickers some claim is about: the table holds the whole universe's history
 prices as (
     select ticker, trade_date, close
     from core.prices_daily
+    where ticker in (select subject from claims)
 ),
 
 close_claims as (

@@ -95,8 +95,7 @@ select
     is_record_high,
     greatest(
         carried_last_record_date,
-        -- rows before `since` only fill the windows: their record flags are not this build's
-        max(case when is_record_high and trade_date >= {{ since }} then trade_date end) over (
+        max(case when is_record_high then trade_date end) over (
             partition by ticker order by trade_date rows between unbounded preceding and current row
         )
     ) as last_record_date,
@@ -106,3 +105,5 @@ select
     case when extreme_window_n = {{ extreme_day_window }} then ret_1d = extreme_window_min end as is_worst_day_126d,
     case when extreme_window_n = {{ extreme_day_window }} then ret_1d = extreme_window_max end as is_best_day_126d
 from flagged
+-- the rows before `since` only filled the windows above; their record flags are not this build's
+where trade_date >= {{ since }}

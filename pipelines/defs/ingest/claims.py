@@ -44,7 +44,7 @@ def published_claims(
     try:
         with duckdb.get_connection() as conn:
             ensure_schema(conn)
-            rows = load_claims(conn)
+            rows = load_claims(conn, run_id=context.run_id)
             metrics = dict(
                 conn.execute(
                     "select metric, count(*) from core.published_claims group by 1 order by 1"

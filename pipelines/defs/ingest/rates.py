@@ -133,7 +133,7 @@ def policy_rate_daily(
 ) -> dg.MaterializeResult:
     with duckdb.get_connection() as conn:
         ensure_schema(conn)
-        rows = rates_db.rebuild_policy_rate_daily(conn)
+        rows = rates_db.rebuild_policy_rate_daily(conn, run_id=context.run_id)
         latest = rates_db.latest_policy(conn)
         outside = conn.execute(
             "select count(*) from core.policy_rate_daily "
@@ -185,7 +185,7 @@ def fomc_decisions(
 ) -> dg.MaterializeResult:
     with duckdb.get_connection() as conn:
         ensure_schema(conn)
-        rows = rates_db.rebuild_fomc_decisions(conn)
+        rows = rates_db.rebuild_fomc_decisions(conn, run_id=context.run_id)
         cuts = rates_db.latest_easing_cycle(conn)
         last = conn.execute(
             "select effective_date, change_bp, target_lower, target_upper from core.fomc_decisions "
@@ -238,7 +238,7 @@ def fomc_reference(
 ) -> dg.MaterializeResult:
     with duckdb.get_connection() as conn:
         ensure_schema(conn)
-        rows = rates_db.load_fomc_reference(conn)
+        rows = rates_db.load_fomc_reference(conn, run_id=context.run_id)
         last = conn.execute("select max(effective_date) from core.fomc_reference").fetchone()[0]
     context.log.info(f"{rows} published decisions, the latest effective {last}")
     return dg.MaterializeResult(metadata={"dagster/row_count": rows, "latest_decision": str(last)})
