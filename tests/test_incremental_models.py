@@ -97,6 +97,8 @@ SCENARIOS = {
     "across_year_end": (dt.date(2020, 12, 29), 5, 0),
     # a month of sessions at once, revisions included
     "a_month": (dt.date(2021, 1, 29), 21, 3),
+    # XLF comes back after seven months without a bar: its last rows are far older than the rest
+    "after_a_long_gap": (dt.date(2020, 9, 30), 3, 0),
 }
 
 

@@ -378,12 +378,23 @@ def window_start(
             group by part
         )
 
-        select min(first_needed), list(part) filter (where n_rows < ?)
+        select min(first_needed), list(part) filter (where n_rows < ?), list(part)
         from per_partition
         """,
         [guess, since, n, n],
     ).fetchall()[0]
-    start, short = counted[0] or since, counted[1] or []
+    start, short, seen = counted[0] or since, counted[1] or [], counted[2] or []
+    # Partitions with no row since the guess but older ones (a halt, a long gap in the data):
+    # their next row still continues their windows and running state. This reads the partition
+    # column of the older rows, the one full scan an incremental build makes.
+    short += conn.execute(
+        f"""
+        select coalesce(list(distinct {part}), [])
+        from {relation}
+        where {date_column} < ? and {part} not in (select unnest(?))
+        """,
+        [guess, seen],
+    ).fetchall()[0][0]
     if short:
         # partitions with fewer than n rows since the guess: their own n-th row back, if older
         older = conn.execute(
