@@ -256,11 +256,7 @@ def write_config_tables(conn: duckdb.DuckDBPyConnection, universe: Universe, par
         ensure_schema(conn)
         conn.execute("create schema if not exists config")
         for relation, rows in wanted.items():
-            schema, name = relation.split(".")
-            exists = conn.execute(
-                "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, name]
-            ).fetchall()[0][0]
-            if exists and sorted(conn.execute(f"select * from {relation}").fetchall()) == sorted(rows):
+            if _exists(conn, relation) and sorted(conn.execute(f"select * from {relation}").fetchall()) == sorted(rows):
                 continue
             conn.execute(f"create or replace table {relation} ({CONFIG_TABLES[relation]})")
             if rows:
