@@ -2,7 +2,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.graph import shaped
+
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+    return shaped(dg.load_from_defs_folder(path_within_project=Path(__file__).parent))

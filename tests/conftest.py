@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -12,19 +14,83 @@ from warehouse.db import connect, ensure_schema
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 
 
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _url_host(url: str) -> str | None:
+    return urlsplit(url if "://" in url else f"//{url}").hostname
+
+
+class NetworkGuard:
+    """What a test tried to reach outside the loopback range (each attempt is also refused)."""
+
+    def __init__(self) -> None:
+        self.attempts: list[str] = []
+
+    def refuse(self, what: str) -> OSError:
+        self.attempts.append(what)
+        return OSError(f"test tried to reach the network: {what}")
+
+
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch):
-    """Any connection outside the loopback range fails the test that tried it."""
+    """Any connection outside the loopback range fails the test that tried it.
+
+    Two paths are guarded: Python's sockets, and libcurl through curl_cffi (yfinance's HTTP client,
+    which never touches Python's sockets). A curl_cffi URL or proxy outside the loopback range is
+    refused when it is set, and a transfer that connected elsewhere anyway (a redirect) is caught from
+    the address libcurl reports. Libraries swallow errors (yfinance logs a refused request as
+    "possibly delisted"), so every attempt is also recorded and fails the test when it ends.
+    """
+    guard = NetworkGuard()
     real_connect = socket.socket.connect
 
     def guarded(self, address):
         host = address[0] if isinstance(address, tuple) else address
-        loopback = isinstance(host, str) and (host.startswith("127.") or host in ("localhost", "::1"))
-        if isinstance(host, str) and not loopback and self.family in (socket.AF_INET, socket.AF_INET6):
-            raise OSError(f"test tried to reach the network: {address}")
+        if isinstance(host, str) and not is_loopback(host) and self.family in (socket.AF_INET, socket.AF_INET6):
+            raise guard.refuse(f"socket {address}")
         return real_connect(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
+
+    try:
+        from curl_cffi.const import CurlInfo, CurlOpt
+        from curl_cffi.curl import Curl
+    except ImportError:  # pragma: no cover - curl_cffi is a dependency of yfinance
+        Curl = None
+    if Curl is not None:
+        real_setopt, real_perform = Curl.setopt, Curl.perform
+
+        def guarded_setopt(self, option, value):
+            if option in (CurlOpt.URL, CurlOpt.PROXY) and value:
+                text = value.decode() if isinstance(value, bytes) else str(value)
+                host = _url_host(text)
+                if host is not None and not is_loopback(host):
+                    raise guard.refuse(f"curl {getattr(option, 'name', option)} {text}")
+            return real_setopt(self, option, value)
+
+        def guarded_perform(self, *args, **kwargs):
+            result = real_perform(self, *args, **kwargs)
+            ip = self.getinfo(CurlInfo.PRIMARY_IP)
+            ip = ip.decode() if isinstance(ip, bytes) else ip
+            if ip and not is_loopback(ip):
+                guard.refuse(f"curl connected to {ip}")
+            return result
+
+        monkeypatch.setattr(Curl, "setopt", guarded_setopt)
+        monkeypatch.setattr(Curl, "perform", guarded_perform)
+
+    yield guard
+    if guard.attempts:
+        pytest.fail(f"test tried to reach the network: {guard.attempts}", pytrace=False)
 
 
 @pytest.fixture
@@ -52,7 +118,8 @@ def realdata() -> Path:
 
 @pytest.fixture
 def project_env(monkeypatch, tmp_path):
-    """Point the project at a temporary warehouse and Dagster home."""
+    """Point the project at a temporary warehouse and Dagster home, fed by the sample."""
+    monkeypatch.setenv("ROTATION_SOURCE", "sample")
     monkeypatch.setenv("ROTATION_WAREHOUSE", str(tmp_path / "wh.duckdb"))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     return tmp_path

@@ -27,18 +27,28 @@ def test_a_session_day_requests_its_month():
     assert request.run_key == "prices-2026-01-12"
 
 
-def test_holidays_are_skipped_with_the_reason():
-    skip = tick(schedules.prices_after_close, dt.datetime(2025, 12, 25, 18, 30, tzinfo=NY))
-    assert isinstance(skip, dg.SkipReason)
-    assert skip.skip_message == "2025-12-25 is not an NYSE session (Christmas): nothing to load"
-    skip = tick(schedules.prices_after_close, dt.datetime(2025, 1, 9, 18, 30, tzinfo=NY))
-    assert "special closure" in skip.skip_message
+def test_holidays_run_tagged_with_the_holiday():
+    # A holiday's run re-checks the month, so the freshness policy never flags a holiday.
+    request = tick(schedules.prices_after_close, dt.datetime(2025, 12, 25, 18, 30, tzinfo=NY))
+    assert isinstance(request, dg.RunRequest)
+    assert (request.run_key, request.partition_key) == ("prices-2025-12-25", "2025-12-01")
+    assert request.tags["rotation/no_session"] == "2025-12-25 is not an NYSE session (Christmas)"
+    request = tick(schedules.prices_after_close, dt.datetime(2025, 1, 9, 18, 30, tzinfo=NY))
+    assert "special closure" in request.tags["rotation/no_session"]
+
+
+def test_sessions_carry_no_holiday_tag_and_every_run_names_its_source(monkeypatch):
+    monkeypatch.setenv("ROTATION_SOURCE", "sample")
+    request = tick(schedules.prices_after_close, dt.datetime(2026, 1, 12, 18, 30, tzinfo=NY))
+    assert "rotation/no_session" not in request.tags
+    assert request.tags["rotation/source"] == "sample" and request.tags["rotation/flavour"] == "sample"
 
 
 def test_the_new_york_date_is_used_not_utc():
     # The tick arrives as 23:30 UTC: 18:30 on Thanksgiving in New York.
-    skip = tick(schedules.prices_after_close, dt.datetime(2026, 11, 26, 23, 30, tzinfo=dt.UTC))
-    assert "Thanksgiving" in skip.skip_message
+    request = tick(schedules.prices_after_close, dt.datetime(2026, 11, 26, 23, 30, tzinfo=dt.UTC))
+    assert "Thanksgiving" in request.tags["rotation/no_session"]
+    assert request.run_key == "prices-2026-11-26"
 
 
 def test_sensors_start_running():
@@ -51,14 +61,15 @@ def test_valuations_follow_the_close_and_skip_holidays():
     assert (s.cron_schedule, s.execution_timezone) == ("30 18 * * 1-5", "America/New_York")
     assert s.default_status == dg.DefaultScheduleStatus.RUNNING
     assert isinstance(tick(s, dt.datetime(2026, 1, 12, 18, 30, tzinfo=NY)), dg.RunRequest)
-    assert "Good Friday" in tick(s, dt.datetime(2026, 4, 3, 18, 30, tzinfo=NY)).skip_message
+    assert "Good Friday" in tick(s, dt.datetime(2026, 4, 3, 18, 30, tzinfo=NY)).tags["rotation/no_session"]
 
 
 def test_valuation_runs_are_keyed_by_day_without_a_partition():
     request = tick(schedules.valuations_after_close, dt.datetime(2026, 1, 12, 18, 30, tzinfo=NY))
     assert (request.run_key, request.partition_key) == ("valuations-2026-01-12", None)
     assert schedules.valuations_after_close.description == (
-        "After each NYSE session: today's valuation snapshot. Holidays are skipped."
+        "After each weekday's close: today's valuation snapshot. On an NYSE holiday the run "
+        "re-checks the last session and is tagged with the holiday."
     )
 
 

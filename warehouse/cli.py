@@ -27,7 +27,7 @@ def _print(conn: duckdb.DuckDBPyConnection, query: str, max_rows: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rotation", description=__doc__.splitlines()[0])
     parser.add_argument("--warehouse", type=Path, default=None,
-                        help="the warehouse file (default: ROTATION_WAREHOUSE or warehouse/rotation.duckdb)")
+                        help="the warehouse file (default: the active one, as `make run` and the UI choose it)")
     sub = parser.add_subparsers(dest="command", required=True)
     q = sub.add_parser("sql", help="run a query and print the result as a table")
     q.add_argument("query", nargs="?", help="SQL text")
@@ -36,7 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("tables", help="list the tables and views people can query")
     args = parser.parse_args(argv)
 
-    warehouse = args.warehouse or settings.warehouse_path()
+    active = settings.active()
+    if args.warehouse is None and active.fallback_reason:
+        print(f"-- {active.headline}", file=sys.stderr)
+    warehouse = args.warehouse or active.warehouse
     try:
         conn, path = open_for_reading(warehouse)
     except FileNotFoundError as exc:

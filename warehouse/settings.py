@@ -1,13 +1,28 @@
-"""Where things live, read from the environment with defaults that suit a fresh clone."""
+"""Where things live, read from the environment with defaults that suit a fresh clone.
+
+`active()` is the one place that decides which source feeds the warehouse and which file it
+writes. `make run`, the Dagster definitions (so `make ui`, the schedules, sensors and launched
+runs), the CLI and `make sql` all ask it, so they agree on the warehouse without passing anything
+along: after an offline `make run`, a run launched from the UI writes the same sample warehouse.
+"""
 
 from __future__ import annotations
 
 import os
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 SOURCE_KINDS = ("live", "files", "sample")
+
+# What the live source needs: Yahoo's chart API and FRED. A DNS or TCP failure on either means
+# the live source cannot run here.
+LIVE_HOSTS = (("query1.finance.yahoo.com", 443), ("fred.stlouisfed.org", 443))
+PROBE_TIMEOUT_S = 2.0
 
 
 def config_dir() -> Path:
@@ -19,6 +34,7 @@ def sql_dir() -> Path:
 
 
 def source_kind() -> str:
+    """The source the user asked for (ROTATION_SOURCE, `live` when unset)."""
     kind = os.environ.get("ROTATION_SOURCE", "live").strip().lower()
     if kind not in SOURCE_KINDS:
         raise ValueError(
@@ -28,11 +44,17 @@ def source_kind() -> str:
 
 
 def warehouse_path(kind: str | None = None) -> Path:
-    """The DuckDB file. The sample gets a file of its own so it never mixes with real data."""
+    """The DuckDB file for a source kind. The sample gets a file of its own so it never mixes
+    with real data: `warehouse/sample.duckdb`, or `<name>-sample.duckdb` beside a warehouse the
+    user named in ROTATION_WAREHOUSE."""
+    kind = kind or source_kind()
     explicit = os.environ.get("ROTATION_WAREHOUSE")
     if explicit:
-        return Path(explicit)
-    kind = kind or source_kind()
+        path = Path(explicit)
+        if kind == "sample" and source_kind() != "sample":
+            # The user named a real warehouse; the sample stands in for it beside it.
+            return path.with_name(f"{path.stem}-sample{path.suffix or '.duckdb'}")
+        return path
     name = "sample.duckdb" if kind == "sample" else "rotation.duckdb"
     return PROJECT_ROOT / "warehouse" / name
 
@@ -49,3 +71,87 @@ def duckdb_memory_limit() -> str:
     from competing for all of it.
     """
     return os.environ.get("ROTATION_DUCKDB_MEMORY_LIMIT", "4GB")
+
+
+def reports_dir(warehouse: Path) -> Path:
+    """Charts and the dashboard page of one warehouse: `<folder>/reports/<warehouse name>/`, so
+    the sample's page never overwrites the live one's."""
+    warehouse = Path(warehouse)
+    return warehouse.parent / "reports" / warehouse.stem
+
+
+def _unreachable(host: str, port: int) -> str | None:
+    try:
+        with socket.create_connection((host, port), timeout=PROBE_TIMEOUT_S):
+            return None
+    except OSError as exc:
+        return f"{host} ({exc.__class__.__name__}: {exc})"
+
+
+def unreachable_live_hosts(hosts=LIVE_HOSTS) -> list[str]:
+    """The live hosts that cannot be reached (DNS or TCP), probed at once: at most PROBE_TIMEOUT_S."""
+    with ThreadPoolExecutor(max_workers=len(hosts)) as pool:
+        return [down for down in pool.map(lambda hp: _unreachable(*hp), hosts) if down]
+
+
+@dataclass(frozen=True)
+class Active:
+    """The source that feeds the warehouse in this process, and the file it writes."""
+
+    source: str  # live | files | sample
+    warehouse: Path
+    requested: str  # what ROTATION_SOURCE asked for
+    fallback_reason: str | None = None  # why the sample stands in for the live source
+
+    @property
+    def flavour(self) -> str:
+        """`sample` (synthetic numbers) or `real` (market data): what the warehouse holds."""
+        return "sample" if self.source == "sample" else "real"
+
+    @property
+    def headline(self) -> str:
+        """One line for people: which source, which file, and whether the numbers are real."""
+        if self.fallback_reason:
+            return (
+                f"LIVE SOURCES UNREACHABLE ({self.fallback_reason}): the SYNTHETIC SAMPLE stands in, "
+                f"in {self.warehouse}. Its numbers are NOT real market data; the live warehouse "
+                f"({warehouse_path('live')}) is not touched."
+            )
+        if self.source == "sample":
+            return f"Source: the SYNTHETIC SAMPLE (not real market data), in {self.warehouse}."
+        return f"Source: {self.source} ({self.flavour} market data), in {self.warehouse}."
+
+    def tags(self) -> dict[str, str]:
+        """Run tags that tell sample and real runs apart in the run history."""
+        return {
+            "rotation/source": self.source,
+            "rotation/flavour": self.flavour,
+            "rotation/warehouse": str(self.warehouse),
+        }
+
+    def metadata(self) -> dict[str, str]:
+        return {
+            "source": self.source,
+            "data_flavour": self.flavour,
+            "warehouse": str(self.warehouse),
+        }
+
+
+@cache
+def _resolve(requested: str, explicit_warehouse: str | None, files: str | None) -> Active:
+    if requested != "live":
+        return Active(requested, warehouse_path(requested), requested)
+    down = unreachable_live_hosts()
+    if not down:
+        return Active("live", warehouse_path("live"), requested)
+    return Active("sample", warehouse_path("sample"), requested, fallback_reason="; ".join(down))
+
+
+def active() -> Active:
+    """Which source feeds the warehouse and which file it writes, decided the same way everywhere.
+
+    ROTATION_SOURCE names the source; unset, it is `live`. When the live hosts cannot be reached,
+    the synthetic sample stands in, in its own file, and says so everywhere (`headline`). The
+    probe runs once per process and environment.
+    """
+    return _resolve(source_kind(), os.environ.get("ROTATION_WAREHOUSE"), os.environ.get("ROTATION_FILES_DIR"))

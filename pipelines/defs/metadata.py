@@ -3,6 +3,7 @@
 
 import dagster as dg
 
+from warehouse import settings
 from warehouse.schema_docs import core_columns
 
 WRITER_POOL = "duckdb_writer"
@@ -22,3 +23,9 @@ def table_metadata(table: str) -> dict:
         "dagster/column_schema": column_schema(table),
         "dagster/table_name": table,
     }
+
+
+def active_metadata() -> dict[str, str]:
+    """Which source fed the run, which warehouse it wrote and whether its numbers are real or
+    the synthetic sample: on every materialisation, so no figure is read without it."""
+    return settings.active().metadata()

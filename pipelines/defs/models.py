@@ -3,9 +3,10 @@
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipelines.defs.metadata import WRITER_POOL
+from pipelines.defs.metadata import WRITER_POOL, active_metadata
 from warehouse import models as sql_models
 from warehouse.db import ensure_schema
+from warehouse.lineage import column_lineage
 from warehouse.universe import load_universe
 
 CONFIG_KEY = dg.AssetKey(["config", "universe"])
@@ -18,7 +19,6 @@ def relation_key(relation: str) -> dg.AssetKey:
 
 @dg.asset(
     key=CONFIG_KEY,
-    group_name="core",
     pool=WRITER_POOL,
     kinds={"duckdb", "toml"},
     owners=["team:data-engineering"],
@@ -35,7 +35,7 @@ def universe_config(duckdb: DuckDBResource) -> dg.MaterializeResult:
         ensure_schema(conn)
         sql_models.write_config_tables(conn, universe, sql_models.load_params())
     return dg.MaterializeResult(
-        metadata={"pairs": len(universe.pairs), "tickers": len(universe.tickers)}
+        metadata={"pairs": len(universe.pairs), "tickers": len(universe.tickers), **active_metadata()}
     )
 
 
@@ -51,6 +51,12 @@ def model_asset(
     """The asset that builds `model`; `catalog` is every model by relation (read from sql/ if not given)."""
     catalog = catalog or {m.relation: m for m in sql_models.discover()}
     deps = sorted({relation_key(r) for r in model.dependencies(params)}, key=lambda k: k.path)
+    lineage = dg.TableColumnLineage(
+        deps_by_column={
+            column: [dg.TableColumnDep(asset_key=relation_key(r), column_name=c) for r, c in sources]
+            for column, sources in column_lineage(model, params, catalog).items()
+        }
+    )
     schema = dg.TableSchema(
         columns=[
             dg.TableColumn(name, model.column_types.get(name, "unknown").lower(), description=doc)
@@ -70,7 +76,8 @@ def model_asset(
         metadata={
             "dagster/column_schema": schema,
             "dagster/table_name": model.relation,
-            "sql_file": dg.MetadataValue.path(str(model.path)),
+            "dagster/column_lineage": lineage,
+            "sql_file": dg.MetadataValue.path(str(model.path)),  # becomes a code reference (pipelines/graph.py)
         },
         # Not built from data that failed a blocking check upstream (pipelines/defs/checks/).
         automation_condition=(
@@ -86,6 +93,8 @@ def model_asset(
             )
             types = sql_models.column_types(conn, model.relation)
         metadata = {
+            **active_metadata(),
+            "dagster/column_lineage": lineage,
             # full, incremental (from rebuilt_from on), unchanged (no input changed) or view
             "build_mode": result.mode,
             "dagster/column_schema": dg.TableSchema(

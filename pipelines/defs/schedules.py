@@ -1,11 +1,17 @@
 """When things run by themselves (with `make ui`, whose daemon ticks schedules and sensors).
 
-- Prices and valuation snapshots: 18:30 New York, Monday to Friday, after the close has settled;
-  a weekday without an NYSE session is skipped with the holiday named.
+- Prices and valuation snapshots: 18:30 New York, Monday to Friday, after the close has settled.
+  A weekday without an NYSE session still runs, tagged with the holiday: it re-checks the month
+  (revisions land) and records that the last session is still the latest, so the freshness
+  policies (pipelines/graph.py) never flag a holiday.
 - Rates: every day at 19:00 New York (FRED publishes the previous day's rates through the day).
 - Models, checks, the read snapshot and the reports follow their inputs through declarative
   automation (each has AutomationCondition.eager()); the automation sensor below evaluates them.
-- A run-failure sensor logs one line per failed run: the place to hook alerts.
+- A run-failure sensor logs one line per failed run with the failing steps' errors: the place to
+  hook alerts.
+
+Every run request carries the active source's tags (rotation/source, rotation/flavour,
+rotation/warehouse), so sample and live runs are told apart in the run history.
 """
 
 import datetime as dt
@@ -15,7 +21,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from pipelines.defs.partitions import monthly_partitions
-from warehouse import calendar
+from warehouse import calendar, settings
 
 PRICES = dg.AssetKey(["core", "prices_daily"])
 VALUATIONS = dg.AssetKey(["core", "valuations"])
@@ -42,14 +48,17 @@ rates_job = dg.define_asset_job(
 )
 
 
-def session_or_skip(context: dg.ScheduleEvaluationContext) -> dt.date | dg.SkipReason:
-    """The New York date of this tick, or a SkipReason naming the holiday."""
-    day = context.scheduled_execution_time.astimezone(ZoneInfo(calendar.NEW_YORK)).date()
+def tick_day(context: dg.ScheduleEvaluationContext) -> dt.date:
+    """The New York date of this tick."""
+    return context.scheduled_execution_time.astimezone(ZoneInfo(calendar.NEW_YORK)).date()
+
+
+def session_tags(day: dt.date) -> dict[str, str]:
+    """The active source's tags, and on a weekday without a session, which holiday it is."""
+    tags = settings.active().tags()
     if not calendar.is_session(day):
-        reason = f"{day} is not an NYSE session ({calendar.closed_reason(day)}): nothing to load"
-        context.log.info(reason)
-        return dg.SkipReason(reason)
-    return day
+        tags["rotation/no_session"] = f"{day} is not an NYSE session ({calendar.closed_reason(day)})"
+    return tags
 
 
 def month_of(day: dt.date) -> str:
@@ -65,9 +74,10 @@ def after_close_schedule(
     what: str,
     partition_key: Callable[[dt.date], str] | None = None,
 ) -> dg.ScheduleDefinition:
-    """18:30 New York, Monday to Friday: one run of the job per NYSE session (run key
-    '<prefix>-<date>', so a tick evaluated twice starts one run); other weekdays are skipped
-    with the holiday named."""
+    """18:30 New York, Monday to Friday: one run of the job per weekday (run key
+    '<prefix>-<date>', so a tick evaluated twice starts one run). A weekday without a session
+    runs too, tagged rotation/no_session with the holiday: the run finds nothing newer than the
+    last session and records that it looked."""
 
     @dg.schedule(
         name=name,
@@ -75,15 +85,20 @@ def after_close_schedule(
         execution_timezone=calendar.NEW_YORK,
         job=job,
         default_status=dg.DefaultScheduleStatus.RUNNING,
-        description=f"After each NYSE session: {what}. Holidays are skipped.",
+        description=(
+            f"After each weekday's close: {what}. On an NYSE holiday the run re-checks the last "
+            "session and is tagged with the holiday."
+        ),
     )
     def _after_close(context: dg.ScheduleEvaluationContext):
-        day = session_or_skip(context)
-        if isinstance(day, dg.SkipReason):
-            return day
+        day = tick_day(context)
+        tags = session_tags(day)
+        if "rotation/no_session" in tags:
+            context.log.info(f"{tags['rotation/no_session']}: re-checking the last session")
         return dg.RunRequest(
             run_key=f"{run_key_prefix}-{day}",
             partition_key=partition_key(day) if partition_key else None,
+            tags=tags,
         )
 
     return _after_close
@@ -113,18 +128,31 @@ valuations_after_close = after_close_schedule(
     description="Every evening: FRED series, incrementally, with revisions of the last weeks.",
 )
 def rates_daily_fetch(context: dg.ScheduleEvaluationContext):
-    day = context.scheduled_execution_time.astimezone(ZoneInfo(calendar.NEW_YORK)).date()
-    return dg.RunRequest(run_key=f"rates-{day}")
+    day = tick_day(context)
+    return dg.RunRequest(run_key=f"rates-{day}", tags=settings.active().tags())
+
+
+def failure_message(context: dg.RunFailureSensorContext) -> str:
+    """One line per failed run: the job, the run, its source, and each failed step's error (the
+    run's own message only says which steps failed)."""
+    run = context.dagster_run
+    steps = []
+    for event in context.get_step_failure_events():
+        error = getattr(event.event_specific_data, "error", None)
+        text = (error.message if error else event.message) or "no message"
+        steps.append(f"{event.step_key}: {text.strip().splitlines()[0]}")
+    if not steps:
+        steps.append((context.failure_event.message or "no message").strip().splitlines()[0])
+    source = run.tags.get("rotation/source", "?")
+    return f"RUN FAILED: job={run.job_name} run_id={run.run_id} source={source} " + " | ".join(steps)
 
 
 @dg.run_failure_sensor(
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Logs one line per failed run (job, run id, the error): hook alerts here.",
+    description="Logs one line per failed run (job, run id, source, each failed step's error): hook alerts here.",
 )
 def report_run_failure(context: dg.RunFailureSensorContext):
-    run = context.dagster_run
-    message = context.failure_event.message or "no message"
-    context.log.error(f"RUN FAILED: job={run.job_name} run_id={run.run_id} error={message.splitlines()[0]}")
+    context.log.error(failure_message(context))
 
 
 automation = dg.AutomationConditionSensorDefinition(

@@ -3,7 +3,7 @@
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipelines.defs.metadata import WRITER_POOL
+from pipelines.defs.metadata import WRITER_POOL, active_metadata
 from warehouse import models as sql_models
 from warehouse.snapshot import publish
 
@@ -11,7 +11,6 @@ from warehouse.snapshot import publish
 @dg.asset(
     key=["reports", "read_snapshot"],
     deps=[dg.AssetKey([m.layer, m.name]) for m in sql_models.discover()],
-    group_name="reports",
     pool=WRITER_POOL,
     kinds={"duckdb"},
     owners=["team:data-engineering"],
@@ -28,5 +27,5 @@ def read_snapshot(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> 
     size = target.stat().st_size
     context.log.info(f"Published {target} ({size / 1e6:.1f} MB)")
     return dg.MaterializeResult(
-        metadata={"path": dg.MetadataValue.path(str(target)), "size_mb": round(size / 1e6, 2)}
+        metadata={**active_metadata(), "path": dg.MetadataValue.path(str(target)), "size_mb": round(size / 1e6, 2)}
     )

@@ -5,7 +5,7 @@ import hashlib
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipelines.defs.metadata import WRITER_POOL, table_metadata
+from pipelines.defs.metadata import WRITER_POOL, active_metadata, table_metadata
 from warehouse.claims import ClaimsError, default_path, load_claims
 from warehouse.db import ensure_schema
 
@@ -18,7 +18,6 @@ def claims_version() -> str:
 
 @dg.asset(
     key=["core", "published_claims"],
-    group_name="ingest",
     pool=WRITER_POOL,
     kinds={"duckdb", "csv"},
     owners=["team:analytics"],
@@ -54,5 +53,5 @@ def published_claims(
         raise dg.Failure(description=str(exc)) from exc
     context.log.info(f"{rows} published claims loaded from {default_path()}")
     return dg.MaterializeResult(
-        metadata={"dagster/row_count": rows, "claims_by_metric": dg.MetadataValue.json(metrics)}
+        metadata={**active_metadata(), "dagster/row_count": rows, "claims_by_metric": dg.MetadataValue.json(metrics)}
     )

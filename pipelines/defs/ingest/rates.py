@@ -5,7 +5,7 @@ import hashlib
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipelines.defs.metadata import WRITER_POOL, table_metadata
+from pipelines.defs.metadata import WRITER_POOL, active_metadata, table_metadata
 from pipelines.defs.resources import MarketSourceResource
 from warehouse import rates as rates_db
 from warehouse.db import ensure_schema
@@ -26,7 +26,6 @@ def row_count(duckdb: DuckDBResource, table: str) -> int:
 
 @dg.asset(
     key=RATES_KEY,
-    group_name="ingest",
     pool=WRITER_POOL,
     kinds={"duckdb", "fred"},
     owners=OWNERS,
@@ -52,7 +51,7 @@ def rates_daily(
     if not series:
         context.log.info("config/universe.toml lists no [rates] series: nothing to load.")
         return dg.MaterializeResult(
-            metadata={"rows_inserted": 0, "skipped_reason": "no [rates] series"}
+            metadata={**active_metadata(), "rows_inserted": 0, "skipped_reason": "no [rates] series"}
         )
     with duckdb.get_connection() as conn:
         ensure_schema(conn)
@@ -87,7 +86,7 @@ def rates_daily(
         )
     r = load.result
     return dg.MaterializeResult(
-        metadata={
+        metadata={**active_metadata(), 
             "source": source.name,
             "rows_inserted": r.inserted,
             "rows_updated": r.updated,
@@ -114,7 +113,6 @@ def _number(value) -> dg.MetadataValue:
 @dg.asset(
     key=POLICY_KEY,
     deps=[RATES_KEY],
-    group_name="core",
     pool=WRITER_POOL,
     kinds={"duckdb", "sql"},
     owners=OWNERS,
@@ -151,7 +149,7 @@ def policy_rate_daily(
         f"effective {latest['effective']} on {latest['effective_date']}"
     )
     return dg.MaterializeResult(
-        metadata={
+        metadata={**active_metadata(), 
             "dagster/row_count": rows,
             "last_date": str(latest["date"]),
             "target_lower": _number(latest["target_lower"]),
@@ -167,7 +165,6 @@ def policy_rate_daily(
 @dg.asset(
     key=DECISIONS_KEY,
     deps=[POLICY_KEY],
-    group_name="core",
     pool=WRITER_POOL,
     kinds={"duckdb", "sql"},
     owners=OWNERS,
@@ -204,7 +201,7 @@ def fomc_decisions(
     if last is not None:
         metadata["latest_decision"] = str(last[0])
         metadata["latest_change_bp"] = last[1]
-    return dg.MaterializeResult(metadata=metadata)
+    return dg.MaterializeResult(metadata={**active_metadata(), **metadata})
 
 
 def reference_version() -> str:
@@ -215,7 +212,6 @@ def reference_version() -> str:
 
 @dg.asset(
     key=REFERENCE_KEY,
-    group_name="core",
     pool=WRITER_POOL,
     kinds={"duckdb", "csv"},
     owners=OWNERS,
@@ -241,4 +237,4 @@ def fomc_reference(
         rows = rates_db.load_fomc_reference(conn, run_id=context.run_id)
         last = conn.execute("select max(effective_date) from core.fomc_reference").fetchone()[0]
     context.log.info(f"{rows} published decisions, the latest effective {last}")
-    return dg.MaterializeResult(metadata={"dagster/row_count": rows, "latest_decision": str(last)})
+    return dg.MaterializeResult(metadata={**active_metadata(), "dagster/row_count": rows, "latest_decision": str(last)})

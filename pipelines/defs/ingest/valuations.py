@@ -12,7 +12,7 @@ import hashlib
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipelines.defs.metadata import WRITER_POOL, column_schema, table_metadata
+from pipelines.defs.metadata import WRITER_POOL, active_metadata, column_schema, table_metadata
 from pipelines.defs.resources import MarketSourceResource
 from warehouse import calendar
 from warehouse.db import ensure_schema
@@ -49,7 +49,6 @@ def _float(value) -> dg.MetadataValue:
 
 @dg.asset(
     key=PUBLISHED_KEY,
-    group_name="ingest",
     pool=WRITER_POOL,
     kinds={"duckdb", "csv"},
     owners=OWNERS,
@@ -81,7 +80,7 @@ def valuations_published(
     if market_source.kind == "sample":
         reason = "the sample warehouse holds synthetic data only; published figures are real"
         context.log.info(f"Not loading {published_path()}: {reason}.")
-        return dg.MaterializeResult(metadata={"rows_in_file": 0, "skipped_reason": reason})
+        return dg.MaterializeResult(metadata={**active_metadata(), "rows_in_file": 0, "skipped_reason": reason})
     try:
         with duckdb.get_connection() as conn:
             ensure_schema(conn)
@@ -98,7 +97,7 @@ def valuations_published(
         context.log.info(note)
     r = load.result
     return dg.MaterializeResult(
-        metadata={
+        metadata={**active_metadata(), 
             "rows_in_file": load.rows,
             "rows_inserted": r.inserted,
             "rows_updated": r.updated,
@@ -115,7 +114,6 @@ def valuations_published(
 @dg.asset(
     key=VALUATIONS_KEY,
     deps=[PUBLISHED_KEY],
-    group_name="ingest",
     pool=WRITER_POOL,
     kinds={"duckdb", "yfinance"},
     owners=OWNERS,
@@ -144,7 +142,7 @@ def valuations(
     if not tickers:
         context.log.info("config/universe.toml lists no [valuations] tickers: nothing to load.")
         return dg.MaterializeResult(
-            metadata={"rows_inserted": 0, "skipped_reason": "no [valuations] tickers"})
+            metadata={**active_metadata(), "rows_inserted": 0, "skipped_reason": "no [valuations] tickers"})
     day = calendar.last_completed_session()
     source = market_source.valuations()
     context.log.info(
@@ -153,7 +151,9 @@ def valuations(
         batch = source.valuations(tickers, day, universe.history_start)
     except SnapshotDateError as exc:
         context.log.warning(f"No snapshot taken: {exc}")
-        return dg.MaterializeResult(metadata={"snapshot_day": str(day), "skipped_reason": str(exc)})
+        return dg.MaterializeResult(
+            metadata={**active_metadata(), "snapshot_day": str(day), "skipped_reason": str(exc)}
+        )
     for note in batch.notes:
         context.log.info(note)
     with duckdb.get_connection() as conn:
@@ -177,7 +177,7 @@ def valuations(
     iwm, spy = (headline.get(t) for t in HEADLINE_TICKERS)
     same_day = iwm is not None and spy is not None and iwm[0] == spy[0]
     return dg.MaterializeResult(
-        metadata={
+        metadata={**active_metadata(), 
             "source": source.name,
             "snapshot_day": str(day),
             "rows_inserted": r.inserted,
