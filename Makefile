@@ -38,7 +38,7 @@ bench: install  ## the benchmark at Russell-3000 size (about 10 minutes on 2 cor
 	$(BIN)/python -m bench.run
 
 lint: install
-	$(BIN)/ruff check pipelines warehouse tests
+	$(BIN)/ruff check pipelines warehouse tests bench tools
 
 clean:
 	rm -rf $(VENV) .dagster

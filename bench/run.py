@@ -23,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import overhead, workload
+from bench import launched, overhead, workload
 
 ROOT = Path(__file__).resolve().parent.parent
 ORDER = ["load", "floor", "dagster", "incremental", "incremental_sql", "pandas"]
@@ -108,7 +108,8 @@ def machine() -> str:
     return f"{os.cpu_count()} cores{mem}, {platform.system()} {platform.machine()}, Python {platform.python_version()}"
 
 
-def write_markdown(summary: dict, n: int, years: int, repeats: int, command: str, dagster_overhead: dict | None = None) -> str:
+def write_markdown(summary: dict, n: int, years: int, repeats: int, command: str, dagster_overhead: dict | None = None,
+                   launched_runs: dict | None = None) -> str:
     load, r = summary["load"], summary["ratios"]
     peak = max(summary[phase]["peak_rss_mb"] for phase in ORDER)
     lines = [
@@ -138,6 +139,10 @@ def write_markdown(summary: dict, n: int, years: int, repeats: int, command: str
             [f"| Dagster overhead on the default universe (whole graph vs its SQL and loading alone) at most 1.5x | {dagster_overhead['ratio']:.2f}x | {'yes' if dagster_overhead['met'] else 'no'} |"]
             if dagster_overhead else []
         ),
+        *(
+            [f"| Launched runs (dg dev, GraphQL) on the default universe vs the same work alone at most 1.5x | {launched_runs['ratio']:.2f}x | {'yes' if launched_runs['met'] else 'no'} |"]
+            if launched_runs else []
+        ),
         f"| peak memory under 6 GB | {peak / 1024:.2f} GB | {'yes' if peak < 6144 else 'no'} |",
         "",
         "Floor time per mart (median seconds):",
@@ -153,6 +158,11 @@ def write_markdown(summary: dict, n: int, years: int, repeats: int, command: str
             ["## Dagster overhead on the default universe", "", "Command: `python -m bench.overhead --repeat "
              f"{dagster_overhead['repeat']}`", "", "```", overhead.render(dagster_overhead), "```", ""]
             if dagster_overhead else []
+        ),
+        *(
+            ["## Launched runs on the default universe", "", "Command: `python -m bench.launched --repeat "
+             f"{launched_runs['repeat']}`", "", "```", launched.render(launched_runs), "```", ""]
+            if launched_runs else []
         ),
         "Incremental update per model, without Dagster (median seconds; how each was built):",
         "",
@@ -185,13 +195,17 @@ def main(argv: list[str] | None = None) -> int:
         repeats.append(one_repeat(args.tickers, args.years, env))
     summary = summarise(repeats)
     overhead_repeat = args.repeat if args.overhead_repeat is None else args.overhead_repeat
-    dagster_overhead = None
+    dagster_overhead = launched_runs = None
     if overhead_repeat:
         print(f"Dagster overhead on the default universe, {overhead_repeat} repeats", flush=True)
         dagster_overhead = overhead.measure(overhead_repeat)
         summary["dagster_overhead"] = dagster_overhead
+        print(f"Launched runs on the default universe, {overhead_repeat} repeats", flush=True)
+        launched_runs = launched.measure(overhead_repeat)
+        summary["launched_runs"] = launched_runs
     command = "python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = write_markdown(summary, args.tickers, args.years, args.repeat, command.strip(), dagster_overhead)
+    text = write_markdown(summary, args.tickers, args.years, args.repeat, command.strip(), dagster_overhead,
+                          launched_runs)
     print(text)
     if not args.no_write:
         (ROOT / "BENCHMARKS.md").write_text(text, encoding="utf-8")

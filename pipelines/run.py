@@ -1,56 +1,29 @@
-"""`make run`: materialise every asset once and say what was loaded, where.
+"""`make run`: materialise every asset once and say what was loaded, where, and what was not.
 
-With the live source, reachability is checked first. When Yahoo and FRED cannot be reached the
-run says so at the start and at the end, and builds the synthetic sample into its own file
-(warehouse/sample.duckdb): sample rows never go into the live warehouse.
+The source and the warehouse are `warehouse.settings.active()`: the same decision the UI, the
+schedules and launched runs take. With the live source, when Yahoo and FRED cannot be reached,
+the synthetic sample stands in, in its own file, and the run says so at the start and at the end.
+
+A failure stops only what depends on it: the prices run goes first (its months in one run), then
+everything else, leaving out what sits downstream of an asset that failed or of a blocking check
+that failed. What was left out, and why, is printed at the end.
 """
 
+from __future__ import annotations
+
 import os
-import socket
 import sys
+from dataclasses import dataclass, field
 
 import dagster as dg
 
 from warehouse import settings
 from warehouse.db import connect
 
-LIVE_HOSTS = [("query1.finance.yahoo.com", 443), ("fred.stlouisfed.org", 443)]
-
-
-def reachable(hosts=LIVE_HOSTS, timeout: float = 3.0) -> list[str]:
-    """The hosts that could not be reached (DNS or TCP)."""
-    down = []
-    for host, port in hosts:
-        try:
-            with socket.create_connection((host, port), timeout=timeout):
-                pass
-        except OSError as exc:
-            down.append(f"{host} ({exc.__class__.__name__}: {exc})")
-    return down
-
 
 def banner(text: str) -> None:
     line = "=" * 78
     print(f"\n{line}\n{text}\n{line}", flush=True)
-
-
-def choose_source() -> tuple[str, str | None]:
-    kind = settings.source_kind()
-    if kind != "live":
-        return kind, None
-    down = reachable()
-    if not down:
-        return "live", None
-    if os.environ.get("ROTATION_WAREHOUSE"):
-        # The user named the file: do not put sample rows into it.
-        os.environ["ROTATION_WAREHOUSE"] = str(settings.warehouse_path("sample").with_name(
-            settings.warehouse_path().stem + "-sample.duckdb"))
-    os.environ["ROTATION_SOURCE"] = "sample"
-    return "sample", (
-        "LIVE SOURCES UNREACHABLE: " + "; ".join(down) + "\n"
-        "Building the SYNTHETIC SAMPLE instead, into " + str(settings.warehouse_path("sample")) + ".\n"
-        "The live warehouse was not touched. Its numbers are NOT real market data."
-    )
 
 
 def summary(path) -> str:
@@ -60,7 +33,7 @@ def summary(path) -> str:
         lines.append(f"Holds: {flavour[0] if flavour else 'nothing yet'} data")
         tables = conn.execute(
             "select schema_name, table_name from duckdb_tables() "
-            "where schema_name in ('core', 'marts') order by 1, 2"
+            "where schema_name in ('core', 'staging', 'marts') order by 1, 2"
         ).fetchall()
         for schema, table in tables:
             count = conn.execute(f"select count(*) from {schema}.{table}").fetchone()[0]
@@ -75,53 +48,146 @@ def summary(path) -> str:
     return "\n".join(lines)
 
 
+def _first_line(text: str | None) -> str:
+    return (text or "no message").strip().splitlines()[0]
+
+
+@dataclass
+class Outcome:
+    """What the runs did not do, and why: asset key -> reason."""
+
+    failed: dict[str, str] = field(default_factory=dict)
+    blocked: dict[str, str] = field(default_factory=dict)  # a blocking check failed on it
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def record(self, result: dg.ExecuteInProcessResult, asset_of_step: dict[str, list[str]]) -> None:
+        for event in result.get_step_failure_events():
+            error = getattr(event.event_specific_data, "error", None)
+            reason = _first_line(error.message if error else event.message)
+            for key in asset_of_step.get(event.step_key, [event.step_key]):
+                self.failed[key] = reason
+        for evaluation in result.get_asset_check_evaluations():
+            if not evaluation.passed and evaluation.blocking:
+                key = evaluation.asset_key.to_user_string()
+                self.blocked[key] = f"blocking check {evaluation.check_name} failed"
+
+    def stopped(self) -> dict[str, str]:
+        return {**self.blocked, **self.failed}
+
+    def report(self) -> str:
+        lines = []
+        for title, items in (("FAILED", self.failed), ("STOPPED BY A BLOCKING CHECK", self.blocked),
+                             ("NOT BUILT (downstream of the above)", self.skipped)):
+            if items:
+                lines.append(f"{title}:")
+                lines += [f"  {key}: {why}" for key, why in sorted(items.items())]
+        return "\n".join(lines)
+
+
+def steps_to_assets(defs: dg.Definitions) -> dict[str, list[str]]:
+    """Each step of the asset job (named after its op) -> the asset keys it materialises."""
+    return {
+        assets_def.node_def.name: sorted(k.to_user_string() for k in assets_def.keys)
+        for assets_def in defs.resolve_asset_graph().assets_defs
+        if assets_def.is_executable and assets_def.keys
+    }
+
+
 def main() -> int:
-    kind, warning = choose_source()
-    if warning:
-        banner(warning)
+    # The definitions ask the same question and get the same answer (decided once per process).
+    active = settings.active()
+    if active.fallback_reason:
+        banner(active.headline)
     else:
-        print(f"Source: {kind}", flush=True)
+        print(active.headline, flush=True)
     # Imported after the environment is settled: resources read it when the definitions load.
     from pipelines.definitions import defs as load_defs
 
     defs = load_defs()
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-    from pipelines.defs.partitions import monthly_partitions
+    graph = defs.resolve_asset_graph()
+    job = defs.resolve_implicit_global_asset_job_def()
+    asset_of_step = steps_to_assets(defs)
+    tags = active.tags()
 
-    keys = monthly_partitions.get_partition_keys()
-    first, last = keys[0], keys[-1]
-    repo = defs.get_repository_def()
-    partitioned = [k for k in repo.asset_graph.get_all_asset_keys()
-                   if repo.asset_graph.get(k).partitions_def is not None]
-    ok = True
-    if partitioned:
-        job = defs.resolve_implicit_global_asset_job_def()
-        print(f"Materialising {len(partitioned)} partitioned assets for {first} .. {last}", flush=True)
+    keys = partition_keys()
+    partitioned = [k for k in graph.get_all_asset_keys() if graph.get(k).partitions_def is not None]
+    outcome = Outcome()
+    if partitioned and keys:
+        print(f"Materialising {len(partitioned)} partitioned assets for {keys[0]} .. {keys[-1]}", flush=True)
         result = job.execute_in_process(
             instance=instance,
             asset_selection=partitioned,
-            tags={
-                "dagster/asset_partition_range_start": first,
-                "dagster/asset_partition_range_end": last,
-            },
+            tags={**tags, "dagster/asset_partition_range_start": keys[0],
+                  "dagster/asset_partition_range_end": keys[-1]},
             raise_on_error=False,
         )
-        ok &= result.success
-    others = [k for k in repo.asset_graph.get_all_asset_keys() if k not in partitioned]
-    if others and ok:
-        job = defs.resolve_implicit_global_asset_job_def()
-        print(f"Materialising {len(others)} unpartitioned assets", flush=True)
-        result = job.execute_in_process(instance=instance, asset_selection=others, raise_on_error=False)
-        ok &= result.success
-    path = settings.warehouse_path()
+        outcome.record(result, asset_of_step)
+
+    others = {k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable} - set(partitioned)
+    for key in sorted(others, key=lambda k: k.path):
+        upstream = stopped_upstream(graph, key, outcome)
+        if upstream:
+            outcome.skipped[key.to_user_string()] = f"depends on {upstream}, which did not build"
+    selection = sorted(k for k in others if k.to_user_string() not in outcome.skipped)
+    if selection:
+        print(f"Materialising {len(selection)} unpartitioned assets", flush=True)
+        result = job.execute_in_process(instance=instance, asset_selection=selection, tags=tags,
+                                        raise_on_error=False)
+        outcome.record(result, asset_of_step)
+        built = materialised(result)
+        for key in selection:
+            name = key.to_user_string()
+            if name not in built and name not in outcome.stopped():
+                upstream = stopped_upstream(graph, key, outcome)
+                outcome.skipped[name] = f"depends on {upstream}, which did not build" if upstream else "not built"
+
+    path = active.warehouse
     if path.exists():
         print("\n" + summary(path))
-    if warning:
-        banner(warning)
-    if not ok:
-        print("\nThe run FAILED: see the errors above (or `make ui` for the run's logs).", file=sys.stderr)
+    report = outcome.report()
+    if report:
+        print("\n" + report)
+    if active.fallback_reason:
+        banner(active.headline)
+    if outcome.stopped():
+        print("\nThe run did not build everything: see above (or `make ui` for the run's logs).", file=sys.stderr)
         return 1
     return 0
+
+
+def partition_keys() -> list[str]:
+    """The months `make run` loads: those the active source can have (all of them when it cannot say)."""
+    from pipelines.defs.partitions import source_partition_keys
+    from pipelines.defs.resources import market_source_from_env
+    from warehouse.universe import load_universe
+
+    return source_partition_keys(market_source_from_env().prices(), load_universe())
+
+
+def ancestors(graph, key: dg.AssetKey) -> set[dg.AssetKey]:
+    seen: set[dg.AssetKey] = set()
+    todo = list(graph.get(key).parent_keys)
+    while todo:
+        parent = todo.pop()
+        if parent not in seen:
+            seen.add(parent)
+            todo.extend(graph.get(parent).parent_keys)
+    return seen
+
+
+def materialised(result: dg.ExecuteInProcessResult) -> set[str]:
+    return {
+        event.asset_key.to_user_string()
+        for event in result.all_events
+        if event.event_type_value == "ASSET_MATERIALIZATION" and event.asset_key is not None
+    }
+
+
+def stopped_upstream(graph, key: dg.AssetKey, outcome: Outcome) -> str | None:
+    stopped = {dg.AssetKey.from_user_string(k) for k in outcome.stopped()}
+    upstream = sorted(k.to_user_string() for k in stopped & ancestors(graph, key))
+    return upstream[0] if upstream else None
 
 
 if __name__ == "__main__":

@@ -88,8 +88,24 @@ def _unreachable(host: str, port: int) -> str | None:
         return f"{host} ({exc.__class__.__name__}: {exc})"
 
 
-def unreachable_live_hosts(hosts=LIVE_HOSTS) -> list[str]:
+def live_hosts() -> tuple[tuple[str, int], ...]:
+    """The hosts probed for the live source; ROTATION_LIVE_PROBE ('host:port,host:port') replaces
+    them, e.g. for a proxy, or for a test that must see them unreachable without a network."""
+    value = os.environ.get("ROTATION_LIVE_PROBE")
+    if not value:
+        return LIVE_HOSTS
+    hosts = []
+    for item in value.split(","):
+        host, _, port = item.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"ROTATION_LIVE_PROBE: {item!r} is not host:port")
+        hosts.append((host, int(port)))
+    return tuple(hosts)
+
+
+def unreachable_live_hosts(hosts=None) -> list[str]:
     """The live hosts that cannot be reached (DNS or TCP), probed at once: at most PROBE_TIMEOUT_S."""
+    hosts = hosts or live_hosts()
     with ThreadPoolExecutor(max_workers=len(hosts)) as pool:
         return [down for down in pool.map(lambda hp: _unreachable(*hp), hosts) if down]
 
@@ -102,6 +118,7 @@ class Active:
     warehouse: Path
     requested: str  # what ROTATION_SOURCE asked for
     fallback_reason: str | None = None  # why the sample stands in for the live source
+    live_warehouse: Path | None = None  # the warehouse the live source would write
 
     @property
     def flavour(self) -> str:
@@ -115,7 +132,7 @@ class Active:
             return (
                 f"LIVE SOURCES UNREACHABLE ({self.fallback_reason}): the SYNTHETIC SAMPLE stands in, "
                 f"in {self.warehouse}. Its numbers are NOT real market data; the live warehouse "
-                f"({warehouse_path('live')}) is not touched."
+                f"({self.live_warehouse}) is not touched."
             )
         if self.source == "sample":
             return f"Source: the SYNTHETIC SAMPLE (not real market data), in {self.warehouse}."
@@ -138,13 +155,16 @@ class Active:
 
 
 @cache
-def _resolve(requested: str, explicit_warehouse: str | None, files: str | None) -> Active:
+def _resolve(requested: str, explicit_warehouse: str | None, files: str | None, probe: str | None) -> Active:
     if requested != "live":
         return Active(requested, warehouse_path(requested), requested)
     down = unreachable_live_hosts()
     if not down:
         return Active("live", warehouse_path("live"), requested)
-    return Active("sample", warehouse_path("sample"), requested, fallback_reason="; ".join(down))
+    return Active(
+        "sample", warehouse_path("sample"), requested, fallback_reason="; ".join(down),
+        live_warehouse=warehouse_path("live"),
+    )
 
 
 def active() -> Active:
@@ -154,4 +174,7 @@ def active() -> Active:
     the synthetic sample stands in, in its own file, and says so everywhere (`headline`). The
     probe runs once per process and environment.
     """
-    return _resolve(source_kind(), os.environ.get("ROTATION_WAREHOUSE"), os.environ.get("ROTATION_FILES_DIR"))
+    return _resolve(
+        source_kind(), os.environ.get("ROTATION_WAREHOUSE"), os.environ.get("ROTATION_FILES_DIR"),
+        os.environ.get("ROTATION_LIVE_PROBE"),
+    )

@@ -7,6 +7,7 @@ from dagster_duckdb import DuckDBResource
 
 from pipelines.defs.metadata import WRITER_POOL, active_metadata, table_metadata
 from pipelines.defs.resources import MarketSourceResource
+from pipelines.defs.retries import transient_only
 from warehouse import rates as rates_db
 from warehouse.db import ensure_schema
 from warehouse.fomc_reference import default_path as reference_path
@@ -41,6 +42,7 @@ def row_count(duckdb: DuckDBResource, table: str) -> int:
         "still load."
     ),
 )
+@transient_only
 def rates_daily(
     context: dg.AssetExecutionContext,
     duckdb: DuckDBResource,
@@ -86,7 +88,8 @@ def rates_daily(
         )
     r = load.result
     return dg.MaterializeResult(
-        metadata={**active_metadata(), 
+        metadata={
+            **active_metadata(),
             "source": source.name,
             "rows_inserted": r.inserted,
             "rows_updated": r.updated,
@@ -149,7 +152,8 @@ def policy_rate_daily(
         f"effective {latest['effective']} on {latest['effective_date']}"
     )
     return dg.MaterializeResult(
-        metadata={**active_metadata(), 
+        metadata={
+            **active_metadata(),
             "dagster/row_count": rows,
             "last_date": str(latest["date"]),
             "target_lower": _number(latest["target_lower"]),

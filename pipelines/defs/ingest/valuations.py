@@ -14,6 +14,7 @@ from dagster_duckdb import DuckDBResource
 
 from pipelines.defs.metadata import WRITER_POOL, active_metadata, column_schema, table_metadata
 from pipelines.defs.resources import MarketSourceResource
+from pipelines.defs.retries import transient_only
 from warehouse import calendar
 from warehouse.db import ensure_schema
 from warehouse.sources.live import TRANSIENT
@@ -97,7 +98,8 @@ def valuations_published(
         context.log.info(note)
     r = load.result
     return dg.MaterializeResult(
-        metadata={**active_metadata(), 
+        metadata={
+            **active_metadata(),
             "rows_in_file": load.rows,
             "rows_inserted": r.inserted,
             "rows_updated": r.updated,
@@ -132,6 +134,7 @@ def valuations_published(
         "valuations.csv; the sample a synthetic history."
     ),
 )
+@transient_only
 def valuations(
     context: dg.AssetExecutionContext,
     duckdb: DuckDBResource,
@@ -177,7 +180,8 @@ def valuations(
     iwm, spy = (headline.get(t) for t in HEADLINE_TICKERS)
     same_day = iwm is not None and spy is not None and iwm[0] == spy[0]
     return dg.MaterializeResult(
-        metadata={**active_metadata(), 
+        metadata={
+            **active_metadata(),
             "source": source.name,
             "snapshot_day": str(day),
             "rows_inserted": r.inserted,
