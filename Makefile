@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)
 
-.PHONY: install run test ui sql docs lint bench clean
+.PHONY: install run test faults ui sql docs lint bench clean screenshots
 
 $(BIN)/activate:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: set PYTHON=python3.11 (or newer)")'
@@ -23,7 +23,10 @@ run: install  ## materialise every asset once and print a summary
 	$(BIN)/python -m pipelines.run
 
 test: install  ## the whole suite, offline
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not faults"
+
+faults: install  ## the slow fault-injection tests (whole runs killed, two at once, the UI's queue); see RELIABILITY.md
+	$(BIN)/python -m pytest -m faults
 
 ui: install  ## Dagster UI and daemon (schedules run) on http://127.0.0.1:3000
 	$(BIN)/dg dev --host 127.0.0.1 --port 3000
@@ -36,6 +39,10 @@ docs: install  ## regenerate docs/data-dictionary.md from the column docs
 
 bench: install  ## the benchmark at Russell-3000 size (about 10 minutes on 2 cores); rewrites BENCHMARKS.md
 	$(BIN)/python -m bench.run
+
+screenshots: install  ## PNGs of the Dagster UI's main pages and the charts page (Debian's chromium); OUT=folder
+	$(BIN)/python -m pip install --quiet -e ".[dev,screenshots]"
+	$(BIN)/python -m tools.screenshots $(if $(OUT),--out "$(OUT)")
 
 lint: install
 	$(BIN)/ruff check pipelines warehouse tests bench tools

@@ -6,8 +6,8 @@ Each phase runs in a fresh process with a fresh warehouse file, the sample sourc
 config/universe.toml (or ROTATION_CONFIG_DIR), the phases alternating:
 
 - dagster: every asset and every asset check, materialised in process on an ephemeral instance the
-  way pipelines/run.py does it (the partitioned prices over its whole partition range, then the
-  rest). The clock runs around the two `execute_in_process` calls only; loading the definitions is
+  way pipelines/run.py does it (one run: the partitioned prices over its whole partition range and
+  the rest). The clock runs around the `execute_in_process` call only; loading the definitions is
   not counted.
 - alone: the same source reads, warehouse loader calls, model builds (warehouse.models.build in
   build order), check functions (the very CheckDef objects the Dagster checks run), snapshot and
@@ -57,7 +57,7 @@ def _table_counts(db: Path) -> dict[str, int]:
     with connect(db, read_only=True) as conn:
         tables = conn.execute(
             "select schema_name, table_name from duckdb_tables() "
-            "where schema_name in ('core', 'marts') order by 1, 2"
+            "where schema_name in ('core', 'staging', 'marts') order by 1, 2"
         ).fetchall()
         return {
             f"{s}.{t}": conn.execute(f"select count(*) from {s}.{t}").fetchall()[0][0] for s, t in tables
@@ -312,14 +312,9 @@ def run_dagster(db: Path) -> dict:
     probe = Probe(instance)
     probe.hook_compute()
 
-    runs = [
-        (selection, tags)
-        for selection, tags in (
-            (partitioned, {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}),
-            (others, {}),
-        )
-        if selection
-    ]
+    # One run, as pipelines/run.py does it: the prices over their range and everything else.
+    runs = [(partitioned + others, {"dagster/asset_partition_range_start": first,
+                                    "dagster/asset_partition_range_end": last} if partitioned else {})]
     calls, results = [], []
     with Clock() as clock:
         for selection, tags in runs:
@@ -484,11 +479,15 @@ def run_alone(db: Path, per_step: bool = False) -> dict:
     w: Alone  # the steps below read the connection of the step they run in from it
 
     def prices():
+        # The asset's own rules for where a run starts and what it leaves out before the start.
+        from pipelines.defs.ingest.prices import fetch_start, leave_out_before
+
         universe = load_universe()
         sessions = calendar.sessions(first_day, min(last_day, calendar.last_completed_session()))
-        fetch_from = calendar.shift_sessions(sessions[0], -universe.refetch_sessions)
         source = open_source(kind, files)
+        fetch_from = fetch_start(universe, source, first_day, sessions[0])
         batch = w.timed("source reads", source.daily_bars, universe.tickers, fetch_from, sessions[-1])
+        leave_out_before(batch, universe.history_start)
         ensure_schema(w.conn)
         load_prices(w.conn, batch, source=source.name, run_id=run_id)
 

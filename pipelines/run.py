@@ -4,9 +4,10 @@ The source and the warehouse are `warehouse.settings.active()`: the same decisio
 schedules and launched runs take. With the live source, when Yahoo and FRED cannot be reached,
 the synthetic sample stands in, in its own file, and the run says so at the start and at the end.
 
-A failure stops only what depends on it: the prices run goes first (its months in one run), then
-everything else, leaving out what sits downstream of an asset that failed or of a blocking check
-that failed. What was left out, and why, is printed at the end.
+Everything is one run: the prices over the months the source has, and every other asset with its
+checks. A failure stops only what depends on it: what sits downstream of an asset that failed or
+of a blocking check that failed is left out, everything else builds. What failed, what was
+stopped and what was left out, and why, is printed at the end.
 """
 
 from __future__ import annotations
@@ -111,36 +112,24 @@ def main() -> int:
     tags = active.tags()
 
     keys = partition_keys()
-    partitioned = [k for k in graph.get_all_asset_keys() if graph.get(k).partitions_def is not None]
-    outcome = Outcome()
+    selection = sorted(k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable)
+    partitioned = [k for k in selection if graph.get(k).partitions_def is not None]
     if partitioned and keys:
-        print(f"Materialising {len(partitioned)} partitioned assets for {keys[0]} .. {keys[-1]}", flush=True)
-        result = job.execute_in_process(
-            instance=instance,
-            asset_selection=partitioned,
-            tags={**tags, "dagster/asset_partition_range_start": keys[0],
-                  "dagster/asset_partition_range_end": keys[-1]},
-            raise_on_error=False,
-        )
-        outcome.record(result, asset_of_step)
-
-    others = {k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable} - set(partitioned)
-    for key in sorted(others, key=lambda k: k.path):
-        upstream = stopped_upstream(graph, key, outcome)
-        if upstream:
-            outcome.skipped[key.to_user_string()] = f"depends on {upstream}, which did not build"
-    selection = sorted(k for k in others if k.to_user_string() not in outcome.skipped)
-    if selection:
-        print(f"Materialising {len(selection)} unpartitioned assets", flush=True)
-        result = job.execute_in_process(instance=instance, asset_selection=selection, tags=tags,
-                                        raise_on_error=False)
-        outcome.record(result, asset_of_step)
-        built = materialised(result)
-        for key in selection:
-            name = key.to_user_string()
-            if name not in built and name not in outcome.stopped():
-                upstream = stopped_upstream(graph, key, outcome)
-                outcome.skipped[name] = f"depends on {upstream}, which did not build" if upstream else "not built"
+        # One run: the partitioned prices over the source's months, and everything else.
+        tags = {**tags, "dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
+        print(f"Materialising {len(selection)} assets, the prices for {keys[0]} .. {keys[-1]}", flush=True)
+    else:
+        selection = [k for k in selection if k not in partitioned]
+        print(f"Materialising {len(selection)} assets", flush=True)
+    result = job.execute_in_process(instance=instance, asset_selection=selection, tags=tags, raise_on_error=False)
+    outcome = Outcome()
+    outcome.record(result, asset_of_step)
+    built = materialised(result)
+    for key in selection:
+        name = key.to_user_string()
+        if name not in built and name not in outcome.stopped():
+            upstream = stopped_upstream(graph, key, outcome)
+            outcome.skipped[name] = f"depends on {upstream}, which did not build" if upstream else "not built"
 
     path = active.warehouse
     if path.exists():

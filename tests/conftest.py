@@ -30,14 +30,22 @@ def _url_host(url: str) -> str | None:
 
 
 class NetworkGuard:
-    """What a test tried to reach outside the loopback range (each attempt is also refused)."""
+    """What a test tried to reach outside the loopback range; each attempt is also refused."""
 
     def __init__(self) -> None:
-        self.attempts: list[str] = []
+        self.attempts: list[str] = []  # every refused attempt
+        self.unseen: list[str] = []  # those that fail the test when it ends
 
-    def refuse(self, what: str) -> OSError:
+    def refuse(self, what: str, *, fail_at_end: bool = False) -> OSError:
         self.attempts.append(what)
+        if fail_at_end:
+            self.unseen.append(what)
         return OSError(f"test tried to reach the network: {what}")
+
+    def clear(self) -> None:
+        """Forget the attempts so far (for a test of the guard itself)."""
+        self.attempts.clear()
+        self.unseen.clear()
 
 
 @pytest.fixture(autouse=True)
@@ -45,10 +53,12 @@ def _no_network(monkeypatch):
     """Any connection outside the loopback range fails the test that tried it.
 
     Two paths are guarded: Python's sockets, and libcurl through curl_cffi (yfinance's HTTP client,
-    which never touches Python's sockets). A curl_cffi URL or proxy outside the loopback range is
-    refused when it is set, and a transfer that connected elsewhere anyway (a redirect) is caught from
-    the address libcurl reports. Libraries swallow errors (yfinance logs a refused request as
-    "possibly delisted"), so every attempt is also recorded and fails the test when it ends.
+    which never touches Python's sockets). A socket connection is refused with OSError, which code
+    under test may rely on (the live-host probe reads it as "unreachable"). A curl_cffi URL or proxy
+    outside the loopback range is refused when it is set, and a transfer that connected elsewhere
+    anyway (a redirect) is caught from the address libcurl reports; because yfinance swallows the
+    error (it logs "possibly delisted"), a curl attempt also fails the test when it ends.
+    The guard (fixture value) lists every attempt.
     """
     guard = NetworkGuard()
     real_connect = socket.socket.connect
@@ -74,7 +84,7 @@ def _no_network(monkeypatch):
                 text = value.decode() if isinstance(value, bytes) else str(value)
                 host = _url_host(text)
                 if host is not None and not is_loopback(host):
-                    raise guard.refuse(f"curl {getattr(option, 'name', option)} {text}")
+                    raise guard.refuse(f"curl {getattr(option, 'name', option)} {text}", fail_at_end=True)
             return real_setopt(self, option, value)
 
         def guarded_perform(self, *args, **kwargs):
@@ -82,15 +92,15 @@ def _no_network(monkeypatch):
             ip = self.getinfo(CurlInfo.PRIMARY_IP)
             ip = ip.decode() if isinstance(ip, bytes) else ip
             if ip and not is_loopback(ip):
-                guard.refuse(f"curl connected to {ip}")
+                guard.refuse(f"curl connected to {ip}", fail_at_end=True)
             return result
 
         monkeypatch.setattr(Curl, "setopt", guarded_setopt)
         monkeypatch.setattr(Curl, "perform", guarded_perform)
 
     yield guard
-    if guard.attempts:
-        pytest.fail(f"test tried to reach the network: {guard.attempts}", pytrace=False)
+    if guard.unseen:
+        pytest.fail(f"test tried to reach the network through curl_cffi: {guard.unseen}", pytrace=False)
 
 
 @pytest.fixture

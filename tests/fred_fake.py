@@ -6,8 +6,10 @@
 - ``/graph/fredgraph.csv?id=..[&cosd=..]``: the keyless CSV, ``observation_date,<ID>`` with
   missing values as empty cells.
 
-Answers can be scripted per series before the real one (a 429, a 500, a reply slower than the
-client's timeout). The server is bounded: it stops by itself after `lifetime` seconds or
+Answers can be scripted per series before the real one: a fixed reply (a 429, a 500, an HTML page,
+a reply slower than the client's timeout) or a change to the real answer (cut to a shorter but
+well-framed document, sent only in part before the connection closes, stalled half-way). The
+server is bounded: it stops by itself after `lifetime` seconds or
 `max_requests` requests, and a slow reply is cut short when the server stops.
 """
 
@@ -15,7 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -41,6 +44,12 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     content_type: str = "text/plain; charset=UTF-8"
+    send_bytes: int | None = None  # send only this much of the body (Content-Length says all of it)
+    stall: float = 0.0  # with send_bytes: wait this long, then send the rest; without stall: hang up
+
+
+# A scripted answer: a fixed Reply, or a change to the answer the series would have had.
+Scripted = Reply | Callable[[Reply], Reply]
 
 
 def error_xml(code: int, message: str) -> str:
@@ -74,6 +83,21 @@ def slow(seconds: float) -> Reply:
     return Reply(200, "", delay=seconds)
 
 
+def truncated(keep: float = 0.6) -> Callable[[Reply], Reply]:
+    """The real answer cut after `keep` of its characters, sent whole (a shorter, well-framed body)."""
+    return lambda real: replace(real, body=real.body[: int(len(real.body) * keep)])
+
+
+def cut_short(keep: float = 0.6) -> Callable[[Reply], Reply]:
+    """The real answer's headers, then `keep` of its body, then the connection closes."""
+    return lambda real: replace(real, send_bytes=int(len(real.body.encode()) * keep))
+
+
+def stalls(seconds: float, keep: float = 0.5) -> Callable[[Reply], Reply]:
+    """The real answer's headers and `keep` of its body, then nothing for `seconds`."""
+    return lambda real: replace(real, send_bytes=int(len(real.body.encode()) * keep), stall=seconds)
+
+
 class FakeFred:
     """Serve `series` ({id: [(ISO date, value text)]}; '' is a missing value) on 127.0.0.1."""
 
@@ -89,7 +113,7 @@ class FakeFred:
         self.api_key = api_key
         self.lifetime = lifetime
         self.max_requests = max_requests
-        self.scripts: dict[str, list[Reply]] = {}
+        self.scripts: dict[str, list[Scripted]] = {}
         self.requests: list[dict] = []  # {'path', 'params'} of every request, in order
         self._stopped = threading.Event()
         self._lock = threading.Lock()
@@ -97,7 +121,7 @@ class FakeFred:
 
     # -- scripting --------------------------------------------------------------------------------
 
-    def script(self, series_id: str, *replies: Reply) -> None:
+    def script(self, series_id: str, *replies: Scripted) -> None:
         """Answer the next requests for `series_id` with these replies, then normally."""
         self.scripts.setdefault(series_id, []).extend(replies)
 
@@ -132,7 +156,15 @@ class FakeFred:
                     for name, value in reply.headers.items():
                         self.send_header(name, value)
                     self.end_headers()
-                    self.wfile.write(body)
+                    if reply.send_bytes is None:
+                        self.wfile.write(body)
+                        return
+                    self.wfile.write(body[: reply.send_bytes])
+                    self.wfile.flush()
+                    if not reply.stall or fake._stopped.wait(reply.stall):
+                        self.close_connection = True  # hang up with the body unfinished
+                        return
+                    self.wfile.write(body[reply.send_bytes :])
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client timed out and left
 
@@ -183,15 +215,20 @@ class FakeFred:
         first = dt.date.fromisoformat(start) if start else dt.date.min
         return [(d, v) for d, v in self.series[series_id] if dt.date.fromisoformat(d) >= first]
 
-    def _api(self, params: dict, scripted: Reply | None) -> Reply:
+    def _api(self, params: dict, scripted: Scripted | None) -> Reply:
         xml = "text/xml; charset=UTF-8"
         key = params.get("api_key", "")
         if len(key) != 32 or not key.isalnum() or key.lower() != key:
             return Reply(400, error_xml(400, KEY_MALFORMED), content_type=xml)
         if key != self.api_key:
             return Reply(400, error_xml(400, KEY_UNREGISTERED), content_type=xml)
-        if scripted is not None:
+        if isinstance(scripted, Reply):
             return scripted
+        real = self._api_answer(params)
+        return scripted(real) if scripted is not None else real
+
+    def _api_answer(self, params: dict) -> Reply:
+        xml = "text/xml; charset=UTF-8"
         series_id = params.get("series_id", "")
         if series_id not in self.series:
             return Reply(400, error_xml(400, SERIES_MISSING), content_type=xml)
@@ -212,9 +249,13 @@ class FakeFred:
         ]
         return Reply(200, "\n".join(lines) + "\n", content_type=xml)
 
-    def _csv(self, params: dict, scripted: Reply | None) -> Reply:
-        if scripted is not None:
+    def _csv(self, params: dict, scripted: Scripted | None) -> Reply:
+        if isinstance(scripted, Reply):
             return scripted
+        real = self._csv_answer(params)
+        return scripted(real) if scripted is not None else real
+
+    def _csv_answer(self, params: dict) -> Reply:
         series_id = params.get("id", "")
         if series_id not in self.series:
             return Reply(

@@ -41,8 +41,8 @@ DERIVED_CORE = {"core.fomc_decisions": rates.rebuild_fomc_decisions}
 
 
 def run_models(conn, *names, universe: Universe | None = None, **overrides) -> dict:
-    """Build the named models, after any staging models and derived core tables (DERIVED_CORE)
-    they read; returns {name: BuildResult}.
+    """Build the named models, after any staging models (and the staging models those read) and
+    derived core tables (DERIVED_CORE) they read; returns {name: BuildResult}.
 
     Marts the named ones read are not built implicitly: a test names them, so it says what its
     data flows through.
@@ -52,12 +52,17 @@ def run_models(conn, *names, universe: Universe | None = None, **overrides) -> d
     models = {m.name: m for m in sql_models.discover()}
     staging = {m.relation: m for m in models.values() if m.layer == "staging"}
     results = {}
-    for name in names:
-        for dep in sorted(models[name].dependencies(params)):
+
+    def inputs_of(model) -> None:
+        for dep in sorted(model.dependencies(params)):
             if dep in staging:
+                inputs_of(staging[dep])  # staging.pair_sessions reads staging.returns_daily
                 sql_models.build(conn, staging[dep], params)
             elif dep in DERIVED_CORE:
                 DERIVED_CORE[dep](conn)
+
+    for name in names:
+        inputs_of(models[name])
         results[name] = sql_models.build(conn, models[name], params)
     return results
 

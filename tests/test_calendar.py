@@ -1,4 +1,5 @@
 import datetime as dt
+import time
 
 import pandas as pd
 
@@ -34,3 +35,39 @@ def test_shift_sessions_counts_sessions_not_days():
     # Ten sessions before 2026-01-02 cross Christmas and New Year: 2025-12-17.
     assert calendar.shift_sessions(dt.date(2026, 1, 2), -10) == dt.date(2025, 12, 17)
     assert calendar.shift_sessions(dt.date(2026, 1, 3), -1) == dt.date(2025, 12, 31)
+
+
+# --- the whole history: from 1927-12-30, ^GSPC's first session at Yahoo ---------------------------
+
+
+def test_the_calendar_starts_on_the_first_session_yahoo_has():
+    # A range that starts before the calendar gives its sessions from the first one on.
+    got = calendar.sessions(dt.date(1927, 12, 1), dt.date(1928, 1, 6))
+    assert got == [dt.date(1927, 12, 30)] + [dt.date(1928, 1, d) for d in (2, 3, 4, 5, 6)]
+    assert calendar.nyse().first_session.date() == dt.date(1927, 12, 30)
+
+
+def test_old_closures_are_known_and_there_are_no_saturday_sessions():
+    assert not calendar.is_session(dt.date(1933, 3, 6))  # the bank holiday of March 1933
+    assert calendar.is_session(dt.date(1933, 3, 15))  # the exchange reopened
+    assert not calendar.is_session(dt.date(1963, 11, 25))  # President Kennedy's funeral
+    assert not calendar.is_session(dt.date(1968, 6, 12))  # a paperwork-crisis Wednesday
+    assert not calendar.is_session(dt.date(2001, 9, 11)) and calendar.is_session(dt.date(2001, 9, 17))
+    days = calendar.sessions(dt.date(1927, 12, 30), dt.date(1952, 12, 31))
+    assert not [d for d in days if d.weekday() >= 5]  # Yahoo's history has no Saturday bars either
+
+
+def test_sessions_over_the_whole_history_are_quick():
+    calendar.nyse()  # built once per process
+    started = time.perf_counter()
+    days = calendar.sessions(dt.date(1927, 12, 30), dt.date(2026, 11, 30))
+    elapsed = time.perf_counter() - started
+    assert days[0] == dt.date(1927, 12, 30) and days[-1] == dt.date(2026, 11, 30)
+    assert all(isinstance(d, dt.date) for d in days[:5]) and days == sorted(set(days))
+    assert elapsed < 0.5  # ~25,000 sessions; a few milliseconds measured
+
+
+def test_shift_sessions_stops_at_the_first_session():
+    # Ten sessions before 1928-01-03 would be before the calendar's (and Yahoo's) first session.
+    assert calendar.shift_sessions(dt.date(1928, 1, 3), -10) == dt.date(1927, 12, 30)
+    assert calendar.shift_sessions(dt.date(1928, 1, 3), -1) == dt.date(1928, 1, 2)

@@ -148,7 +148,7 @@ def test_a_batch_only_touches_its_own_keys_inside_and_outside_its_date_range(con
 def test_dates_given_as_timestamps_are_compared_as_dates(conn):
     upsert(conn, PRICES, BASE, source="files")
     stamped = BASE.assign(trade_date=pd.to_datetime(BASE["trade_date"]))
-    stamped.loc[1, "close"] = 197.0
+    stamped.loc[1, ["open", "high", "low", "close", "adj_close"]] = 197.0
     out = upsert(conn, PRICES, stamped, source="files")
     assert (out.inserted, out.updated, out.unchanged) == (0, 1, 2)
     assert recorded(conn, "core.prices_daily")[-1] == (D(2024, 1, 3), None)

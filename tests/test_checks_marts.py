@@ -59,7 +59,7 @@ def test_non_empty_fails_on_an_empty_model(conn, models):
     run_models(conn, "returns_daily")  # no prices loaded
     out = checks.non_empty(conn, models["returns_daily"])
     assert not out.passed
-    assert out.summary == "marts.returns_daily is empty"
+    assert out.summary == "staging.returns_daily is empty"
 
 
 def test_non_empty_fails_when_the_model_was_never_built(conn, models):
@@ -97,11 +97,11 @@ def test_latest_date_names_a_model_behind_its_inputs(conn, models, params):
     out = checks.latest_date(conn, model, inputs=inputs_of(model, models, params))
     assert not out.passed
     assert (
-        out.summary == "marts.returns_daily ends 2024-01-04, before 2024-01-05, "
+        out.summary == "staging.returns_daily ends 2024-01-04, before 2024-01-05, "
         "the latest date all its inputs have"
     )
     assert out.rows == [
-        ("marts.returns_daily", D(2024, 1, 4), "model"),
+        ("staging.returns_daily", D(2024, 1, 4), "model"),
         ("core.prices_daily", D(2024, 1, 5), "input"),
     ]
 
@@ -173,10 +173,10 @@ def test_key_metrics_name_a_spread_missing_on_the_latest_date(conn, models):
 def test_key_metrics_judge_each_entity_by_its_own_history(conn, models):
     """A ticker whose value vanished is named; one on its first row (window not full) is not."""
     model = dataclasses.replace(models["returns_daily"], key_metrics=("ret_1d",))
-    conn.execute("create schema if not exists marts")
+    conn.execute("create schema if not exists staging")
     conn.execute(
         """
-        create table marts.returns_daily as select * from (values
+        create table staging.returns_daily as select * from (values
             ('IWM', date '2024-01-02', 200.0, 200.0, null::double),
             ('IWM', date '2024-01-03', 198.0, 198.0, -0.01),
             ('IWM', date '2024-01-04', 199.0, 199.0, null),
@@ -204,6 +204,100 @@ def test_a_header_with_an_unknown_key_metric_is_refused(tmp_path):
         sql_models.parse_model(path, "marts")
 
 
+# --- unique key -----------------------------------------------------------------------------
+
+
+def test_unique_key_passes_on_a_built_model(conn, models):
+    insert_prices(conn, PRICES)
+    run_models(conn, "returns_daily", "relative_strength")
+    for name in ("returns_daily", "pair_sessions", "relative_strength"):
+        out = checks.unique_key(conn, models[name])
+        assert out.passed, (name, out.summary, out.rows)
+    out = checks.unique_key(conn, models["returns_daily"])
+    assert out.summary == "staging.returns_daily is one row per (ticker, trade_date): 6 rows"
+    assert out.counts["duplicated_keys"] == 0 and out.counts["rows_with_null_key"] == 0
+
+
+def test_unique_key_fails_with_the_duplicated_rows(conn, models):
+    insert_prices(conn, PRICES)
+    run_models(conn, "returns_daily")
+    # a fan-out: the IWM row of 01-03 stored twice, with two different returns
+    conn.execute(
+        "insert into staging.returns_daily values ('IWM', date '2024-01-03', 198.0, 198.0, 0.5)"
+    )
+    out = checks.unique_key(conn, models["returns_daily"])
+    assert not out.passed
+    assert out.summary == (
+        "staging.returns_daily is not one row per (ticker, trade_date): "
+        "1 key stored more than once (2 rows)"
+    )
+    assert out.columns == ["key_problem", "ticker", "trade_date", "close", "adj_close", "ret_1d"]
+    assert sorted(out.rows, key=lambda r: r[-1]) == [
+        ("key stored 2 times", "IWM", D(2024, 1, 3), 198.0, 198.0, pytest.approx(198.0 / 200.0 - 1)),
+        ("key stored 2 times", "IWM", D(2024, 1, 3), 198.0, 198.0, 0.5),
+    ]
+    assert out.failing == 2
+    assert out.counts["duplicated_keys"] == 1 and out.counts["rows_with_duplicated_key"] == 2
+
+
+def test_unique_key_fails_on_a_null_key_and_shows_at_most_20_rows(conn, models):
+    conn.execute("create schema if not exists staging")
+    conn.execute(
+        """
+        create table staging.returns_daily as
+        select 'IWM' as ticker, date '2024-01-01' + i::integer as trade_date, 1.0 as close,
+               1.0 as adj_close, 0.0 as ret_1d
+        from range(30) t(i)
+        union all select 'IWM', date '2024-01-01' + i::integer, 1.0, 1.0, 0.0 from range(30) t(i)
+        union all select null, date '2024-01-01', 1.0, 1.0, 0.0
+        """
+    )
+    out = checks.unique_key(conn, models["returns_daily"])
+    assert not out.passed
+    assert out.failing == 61 and len(out.rows) == 20
+    assert out.rows[0][:3] == ("NULL in the key", None, D(2024, 1, 1))  # NULL keys first
+    assert out.counts["duplicated_keys"] == 30 and out.counts["rows_with_null_key"] == 1
+    assert out.summary.endswith("30 keys stored more than once (60 rows), 1 row with a NULL in the key")
+
+
+def test_unique_key_nullable_columns_are_one_value_of_the_key(conn, models):
+    model = models["valuation_gap"]
+    assert model.unique_key_nullable == ("publisher",)
+    conn.execute("create schema if not exists marts")
+    conn.execute(
+        """
+        create table marts.valuation_gap as
+        select pair, 'pe' as metric, 'trailing' as basis, 'synthetic' as method, 'sample' as source,
+               null::varchar as publisher, date '2024-01-02' as as_of_date
+        from (values ('IWM/SPY'), ('^RUT/^GSPC')) t(pair)
+        """
+    )
+    assert checks.unique_key(conn, model).passed  # the NULL publisher is no failure ...
+    conn.execute("insert into marts.valuation_gap values ('IWM/SPY', 'pe', 'trailing', 'synthetic', 'sample', null, "
+                 "date '2024-01-02')")
+    out = checks.unique_key(conn, model)  # ... but two rows of the same NULL-publisher series are
+    assert not out.passed and out.failing == 2
+    assert {r[0] for r in out.rows} == {"key stored 2 times"}
+
+
+def test_an_empty_unique_key_means_at_most_one_row(conn, models):
+    model = dataclasses.replace(models["rotation_dashboard"], unique_key=())
+    conn.execute("create schema if not exists marts")
+    conn.execute("create table marts.rotation_dashboard as select 'IWM/SPY' as pair")
+    assert checks.unique_key(conn, model).passed
+    conn.execute("insert into marts.rotation_dashboard values ('^RUT/^GSPC')")
+    out = checks.unique_key(conn, model)
+    assert not out.passed and out.failing == 2
+    assert out.summary == "marts.rotation_dashboard holds 2 rows, but unique_key: [] allows one"
+
+
+def test_unique_key_without_a_declared_key_or_table(conn, models):
+    undeclared = dataclasses.replace(models["returns_daily"], unique_key=None)
+    assert checks.unique_key(conn, undeclared).passed
+    missing = checks.unique_key(conn, models["returns_daily"])
+    assert not missing.passed and "does not exist" in missing.summary
+
+
 # --- schema drift ---------------------------------------------------------------------------
 
 
@@ -219,8 +313,8 @@ def test_schema_names_a_changed_type(conn, models):
     insert_prices(conn, PRICES)
     run_models(conn, "returns_daily")
     # the header says ret_1d is a double; an upstream change made it a decimal
-    conn.execute("alter table marts.returns_daily alter ret_1d type decimal(18, 6)")
-    conn.execute("alter table marts.returns_daily add column note varchar")
+    conn.execute("alter table staging.returns_daily alter ret_1d type decimal(18, 6)")
+    conn.execute("alter table staging.returns_daily add column note varchar")
     out = checks.schema_matches(conn, models["returns_daily"])
     assert not out.passed
     assert out.rows == [

@@ -82,7 +82,7 @@ def test_integrity_names_an_inverted_high_low(clean):
     (row,) = out.records()
     assert (row["ticker"], row["trade_date"]) == ("SPY", D(2024, 3, 27))
     assert row["high"] < row["low"]
-    assert "high below low (inverted)" in row["problem"]
+    assert row["problem"].startswith("high below low")
     assert out.counts["high_below_low"] == 1
 
 
@@ -102,9 +102,9 @@ def test_integrity_names_null_and_non_positive_closes_and_negative_volume(clean)
     out = checks.integrity(clean, **defaults("integrity"))
     assert not out.passed
     got = {(r["ticker"], str(r["trade_date"])): r["problem"] for r in out.records()}
-    assert got["IWM", "2024-05-01"] == "close is NULL"
-    assert got["IWM", "2024-05-02"].startswith("close is not positive")
-    assert got["SPY", "2024-05-02"] == "negative volume"
+    assert got["IWM", "2024-05-01"] == "close is NULL or not positive"
+    assert got["IWM", "2024-05-02"].startswith("close is NULL or not positive")
+    assert got["SPY", "2024-05-02"] == "volume is negative"
     assert out.failing == 3
 
 
@@ -124,6 +124,84 @@ def test_integrity_accepts_a_close_only_source(conn):
         "1300.0, null, 'files', now())"
     )
     assert checks.integrity(conn).passed
+
+
+def test_integrity_names_stored_nan_infinite_and_non_session_rows(clean):
+    # Written past the loader (which refuses all three): the table is no longer what it vouches for.
+    clean.execute("update core.prices_daily set close = 'nan' where ticker = 'IWM' and trade_date = '2024-05-01'")
+    clean.execute("update core.prices_daily set high = 'inf' where ticker = 'SPY' and trade_date = '2024-05-01'")
+    clean.execute(
+        "insert into core.prices_daily select ticker, date '2024-12-25', open, high, low, close, adj_close, "
+        "volume, source, loaded_at from core.prices_daily where ticker = 'NVDA' and trade_date = '2024-12-24'"
+    )
+    out = checks.integrity(clean, **defaults("integrity"))
+    assert not out.passed and out.failing == 3
+    got = {(r["ticker"], str(r["trade_date"])): r["problem"] for r in out.records()}
+    assert got["IWM", "2024-05-01"].startswith("close is NaN or infinite")  # NaN is above high in SQL, too
+    assert got["SPY", "2024-05-01"] == "high is NaN or infinite"
+    assert got["NVDA", "2024-12-25"] == "not an NYSE session"
+    assert (out.counts["close_not_finite"], out.counts["high_not_finite"], out.counts["non_session"]) == (1, 1, 1)
+
+
+def test_integrity_passes_when_the_loader_quarantined_a_bad_bar(conn):
+    batch = SampleSource().daily_bars(["IWM", "SPY"], D(2024, 3, 1), D(2024, 3, 28))
+    i = batch.bars.index[(batch.bars["ticker"] == "SPY") & (batch.bars["trade_date"] == D(2024, 3, 27))][0]
+    high, low = float(batch.bars.at[i, "high"]), float(batch.bars.at[i, "low"])
+    batch.bars.loc[i, ["high", "low"]] = [low, high]
+    out = load_prices(conn, batch, source="sample", run_id="run-1", now=AFTER_2024)
+    assert out.result.quarantine_reasons == {"high below low": 1}
+    integrity = checks.integrity(conn, **defaults("integrity"))
+    assert integrity.passed, integrity.summary
+    assert integrity.counts["batches_mostly_rejected"] == 0
+
+
+def sessions_bars(ticker, days, swapped=()):
+    """A clean bar per session (high 101, low 99, close 100); the bars of `swapped` inverted."""
+    rows = [(ticker, d, 100.0, 99.0 if d in swapped else 101.0, 101.0 if d in swapped else 99.0, 100.0, 100.0, 1e6)
+            for d in days]
+    return pd.DataFrame.from_records(rows, columns=["ticker", "trade_date", "open", "high", "low", "close",
+                                                    "adj_close", "volume"])
+
+
+SIX = calendar.sessions(D(2024, 1, 2), D(2024, 1, 9))  # 6 sessions
+
+
+@pytest.mark.parametrize(
+    ("swapped", "min_batch_rows", "fails"),
+    [
+        (SIX[:3], 5, False),  # 3 of 6 = 50%: not more than half
+        (SIX[:4], 5, True),  # 4 of 6 = 67%
+        (SIX[:4], 7, False),  # a batch of 6 rows is too small to judge at 7
+    ],
+)
+def test_integrity_blocks_a_ticker_whose_last_load_was_mostly_refused(conn, swapped, min_batch_rows, fails):
+    from warehouse.sources.base import PriceBatch
+
+    load_prices(conn, PriceBatch(sessions_bars("SPY", SIX)), source="files", run_id="run-1", now=AFTER_2024)
+    load_prices(conn, PriceBatch(sessions_bars("IWM", SIX, swapped)), source="files", run_id="run-2",
+                now=AFTER_2024)
+    out = checks.integrity(conn, ohlc_tolerance=0.001, max_rejected_share=0.5, min_batch_rows=min_batch_rows)
+    assert out.passed is not fails, out.summary
+    if fails:
+        assert out.counts["batches_mostly_rejected"] == 1
+        assert out.records()[0]["ticker"] == "IWM"
+        assert out.records()[0]["problem"] == (
+            "the last load (run run-2) refused 4 of 6 rows (67%, more than 50%): the source is broken for this ticker")
+        assert out.summary.startswith("IWM: the last load (run run-2) refused 4 of 6 rows")
+        # A good reload of IWM clears it.
+        load_prices(conn, PriceBatch(sessions_bars("IWM", SIX)), source="files", run_id="run-3", now=AFTER_2024)
+        assert checks.integrity(conn, min_batch_rows=min_batch_rows).passed
+
+
+def test_integrity_blocks_an_empty_or_shrunk_table(conn):
+    assert not checks.integrity(conn).passed  # nothing loaded at all
+    assert checks.integrity(conn).summary == "core.prices_daily is empty"
+    load_sample(conn, ["IWM"], D(2024, 6, 3), D(2024, 6, 14))  # 10 sessions
+    assert checks.integrity(conn).passed
+    conn.execute("delete from core.prices_daily where trade_date > '2024-06-11'")
+    out = checks.integrity(conn)
+    assert not out.passed
+    assert out.summary.startswith("core.prices_daily holds 7 rows, 3 fewer than after its last load")
 
 
 # --- completeness against the NYSE calendar ---------------------------------------------------
@@ -149,7 +227,18 @@ def test_completeness_names_a_dropped_session(clean):
     out = checks.completeness(clean)
     assert not out.passed
     assert out.rows == [("IWM", D(2024, 4, 2), "missing session")]
-    assert out.counts == {"missing_sessions": 1, "rows_on_non_sessions": 0, "tickers_with_gaps": 1}
+    assert out.counts == {"missing_sessions": 1, "rows_on_non_sessions": 0, "tickers_with_gaps": 1,
+                          "missing_sessions_quarantined": 0}
+
+
+def test_completeness_names_the_hole_a_quarantined_bar_leaves(conn):
+    batch = SampleSource().daily_bars(["IWM"], D(2024, 4, 1), D(2024, 4, 5))
+    batch.bars.loc[batch.bars["trade_date"] == D(2024, 4, 3), "close"] = -1.0
+    load_prices(conn, batch, source="sample", run_id="run-1", now=AFTER_2024)
+    out = checks.completeness(conn)
+    assert not out.passed
+    assert out.rows == [("IWM", D(2024, 4, 3), "missing session (quarantined: close is NULL or not positive)")]
+    assert out.counts["missing_sessions_quarantined"] == 1
 
 
 def test_completeness_names_a_dropped_early_close(clean):

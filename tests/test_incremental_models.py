@@ -53,8 +53,9 @@ def revise(bars: pd.DataFrame, days: list[dt.date]) -> pd.DataFrame:
     """The source corrects some stored sessions (a new dividend adjustment, say)."""
     bars = bars.copy()
     hit = bars["trade_date"].isin(days) & bars["ticker"].isin(["IWM", "XLK", "^GSPC"])
-    bars.loc[hit, "adj_close"] *= 1.01
-    bars.loc[hit, "close"] *= 1.01
+    # the whole bar moves, so the revised bar still passes the loader's rules (close within [low, high])
+    for column in ("open", "high", "low", "close", "adj_close"):
+        bars.loc[hit, column] *= 1.01
     return bars
 
 
@@ -217,6 +218,6 @@ def test_the_window_reaches_back_over_a_gap(setup):
     # XLF has no rows from 2020-03-02 to 2020-09-30: its 252 rows before October reach back to
     # 2019; computed here by counting its stored sessions directly
     xlf = [d for (d,) in conn.execute(
-        "select trade_date from marts.returns_daily where ticker = 'XLF' and trade_date < ? "
+        "select trade_date from staging.returns_daily where ticker = 'XLF' and trade_date < ? "
         "order by trade_date desc limit 252", [since]).fetchall()]
     assert start == min(xlf) < dt.date(2019, 12, 31)

@@ -67,10 +67,10 @@ def test_my_models_declare_the_types_they_build(conn):
     # Per-ticker models read the daily returns; pair models read the pair's common sessions,
     # which come from the daily returns and config.pairs.
     for name in ("period_returns", "highs_drawdowns"):
-        assert "marts.returns_daily" in found[name].dependencies(params), name
+        assert "staging.returns_daily" in found[name].dependencies(params), name
     for name in ("relative_strength", "outperformance_streaks"):
         assert found[name].dependencies(params) == {"staging.pair_sessions"}, name
-    assert found["pair_sessions"].dependencies(params) == {"config.pairs", "marts.returns_daily"}
+    assert found["pair_sessions"].dependencies(params) == {"config.pairs", "staging.returns_daily"}
 
 
 # ---------------------------------------------------------------------------------------------

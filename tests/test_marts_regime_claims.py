@@ -13,7 +13,7 @@ from warehouse import models as sql_models
 from warehouse.claims import HEADER, METRICS, ClaimsError, load_claims, read_claims
 
 D = dt.date.fromisoformat
-PRICE_MARTS = (
+PRICE_MODELS = (  # staging.returns_daily and the marts built from prices
     "returns_daily",
     "period_returns",
     "relative_strength",
@@ -384,7 +384,7 @@ def regime_world(conn):
         } | overrides
         run_models(
             conn,
-            *PRICE_MARTS,
+            *PRICE_MODELS,
             "yield_curve",
             "fed_policy",
             "valuation_gap",
@@ -530,7 +530,7 @@ def dashboard(conn):
     )
     run_models(
         conn,
-        *PRICE_MARTS,
+        *PRICE_MODELS,
         "yield_curve",
         "fed_policy",
         "valuation_gap",

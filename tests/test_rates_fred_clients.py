@@ -3,10 +3,21 @@
 import datetime as dt
 import logging
 import socket
+import traceback
 
 import pytest
 
-from tests.fred_fake import API_KEY, FakeFred, Reply, rate_limited, server_error, slow
+from tests.fred_fake import (
+    API_KEY,
+    FakeFred,
+    Reply,
+    cut_short,
+    rate_limited,
+    server_error,
+    slow,
+    stalls,
+    truncated,
+)
 from warehouse.sources.fred import (
     FredApiClient,
     FredCsvClient,
@@ -133,12 +144,17 @@ def test_retry_after_is_honoured_but_capped(fake, sleeps):
     assert backoffs == [7.0, 20.0]
 
 
-def test_persistent_server_errors_give_up_after_the_attempts(fake, sleeps):
-    fake.script("DFF", *[server_error(True)] * 3)
+@pytest.mark.parametrize(
+    "make,api_format,status", [(api, True, 500), (keyless, False, 502)], ids=["fredapi", "keyless-csv"]
+)
+def test_persistent_server_errors_give_up_after_the_attempts(fake, sleeps, make, api_format, status):
+    fake.script("DFF", *[server_error(api_format)] * 3)
     with pytest.raises(FredError) as err:
-        api(fake, sleeps, max_attempts=3, base_delay=1.0).fetch("DFF")
-    assert "gave up after 3 attempts" in str(err.value) and "HTTP 500" in str(err.value)
-    assert err.value.series_id == "DFF"
+        make(fake, sleeps, max_attempts=3, base_delay=1.0).fetch("DFF")
+    where = fake.url.removeprefix("http://")
+    assert str(err.value).startswith(f"{where} answered HTTP {status} for DFF: ")
+    assert str(err.value).endswith("(gave up after 3 attempts)")
+    assert err.value.series_id == "DFF" and err.value.transient
     # Exponential: 1 s after the first failure, 2 s after the second; no wait after the last.
     assert [s for s in sleeps.calls if s >= 1.0] == [1.0, 2.0]
     assert len(fake.requests_for("DFF")) == 3
@@ -161,13 +177,13 @@ def test_a_slow_answer_times_out_and_the_retry_loads(fake, sleeps, make):
     notes: list[str] = []
     parsed = make(fake, sleeps, timeout=0.3).fetch("DFF", notes=notes)
     assert len(parsed.observations) == 4
-    assert "did not answer within 0.3s" in notes[0]
+    assert "did not answer for DFF within 0.3s" in notes[0]
 
 
 def test_a_server_that_never_answers_in_time_fails_with_the_timeout_named(fake, sleeps):
     fake.script("DFF", slow(5.0), slow(5.0))
     with pytest.raises(
-        FredError, match=r"did not answer within 0\.2s \(gave up after 2 attempts\)"
+        FredError, match=r"did not answer for DFF within 0\.2s \(gave up after 2 attempts\)"
     ):
         api(fake, sleeps, timeout=0.2, max_attempts=2).fetch("DFF")
 
@@ -191,8 +207,9 @@ def test_a_rejected_key_says_so_without_the_key(fake, sleeps, caplog, bad_key, f
         client.fetch("DFF")
     text = str(err.value)
     assert "FRED rejected the API key" in text and fred_says in text and "FRED_API_KEY" in text
-    assert bad_key not in text and bad_key not in repr(client) and bad_key not in caplog.text
+    assert bad_key not in chain(err.value) and bad_key not in repr(client) and bad_key not in caplog.text
     assert len(fake.requests_for("DFF")) == 1  # not retried
+    assert fake.requests_for("DFF")[0]["params"]["api_key"] == bad_key  # it was the key FRED refused
 
 
 def test_the_live_source_names_failures_and_still_loads_the_other_series(fake, sleeps):
@@ -229,26 +246,139 @@ def test_without_a_key_the_live_source_uses_the_keyless_download(fake, sleeps):
     ]
 
 
-def test_html_where_xml_was_expected_is_named_and_keeps_the_key_secret(fake, sleeps):
-    fake.script(
-        "DFF",
-        Reply(
-            200, "<!DOCTYPE html><html><body>maintenance</body></html>", content_type="text/html"
-        ),
-    )
+MAINTENANCE = Reply(  # HTML, not XML: the <meta> is never closed
+    200,
+    '<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>maintenance</body></html>',
+    content_type="text/html",
+)
+XHTML = Reply(200, "<html><body><p>maintenance</p></body></html>", content_type="text/html")
+JAVASCRIPT = Reply(
+    200, "<html><body>Please enable JavaScript</body></html>", content_type="text/html"
+)
+
+
+@pytest.mark.parametrize(
+    "make,page", [(api, MAINTENANCE), (keyless, JAVASCRIPT)], ids=["fredapi", "keyless-csv"]
+)
+def test_an_html_page_where_data_was_expected_is_retried_and_the_retry_loads(
+    fake, sleeps, make, page
+):
+    fake.script("DFF", page)
+    notes: list[str] = []
+    parsed = make(fake, sleeps, base_delay=1.0).fetch("DFF", notes=notes)
+    assert len(parsed.observations) == 4
+    assert len(fake.requests_for("DFF")) == 2 and 1.0 in sleeps.calls
+    assert len(notes) == 1 and notes[0].startswith("DFF: ") and "attempt 2 of 4" in notes[0]
+
+
+@pytest.mark.parametrize(
+    "page,what",
+    [
+        (MAINTENANCE, "with something that is not FRED's XML (it starts with '<!DOCTYPE html>"),
+        (XHTML, "with <html>, not FRED's XML of observations (it starts with '<html>"),
+    ],
+    ids=["html", "well-formed-html"],
+)
+def test_html_where_xml_was_expected_is_named_and_keeps_the_key_secret(fake, sleeps, page, what):
+    fake.script("DFF", *[page] * 2)
     with pytest.raises(FredError) as err:
-        api(fake, sleeps).fetch("DFF")
-    assert "not FRED's XML" in str(err.value) and "ROTATION_FRED_BASE_URL" in str(err.value)
-    assert API_KEY not in str(err.value)
+        api(fake, sleeps, max_attempts=2).fetch("DFF")
+    text = str(err.value)
+    assert f"answered for DFF {what}" in text and "ROTATION_FRED_BASE_URL" in text
+    assert text.endswith("(gave up after 2 attempts)") and err.value.series_id == "DFF"
+    assert API_KEY not in text
 
 
 def test_html_where_csv_was_expected_is_named(fake, sleeps):
-    fake.script(
-        "DFF",
-        Reply(200, "<html><body>Please enable JavaScript</body></html>", content_type="text/html"),
+    fake.script("DFF", *[JAVASCRIPT] * 2)
+    with pytest.raises(
+        FredError, match=r"not a FRED CSV of DFF \(it starts with '<html>.*\(gave up after 2 attempts\)$"
+    ):
+        keyless(fake, sleeps, max_attempts=2).fetch("DFF")
+
+
+@pytest.mark.parametrize("make", [api, keyless], ids=["fredapi", "keyless-csv"])
+def test_a_truncated_document_is_retried_and_the_retry_loads(fake, sleeps, make):
+    fake.script("DFF", truncated(0.6))
+    notes: list[str] = []
+    parsed = make(fake, sleeps).fetch("DFF", notes=notes)
+    assert len(parsed.observations) == 4 and parsed.missing_dates == [dt.date(2024, 9, 18)]
+    assert len(notes) == 1 and "the answer was cut short" in notes[0]
+
+
+@pytest.mark.parametrize(
+    "make,what",
+    [(api, "with XML that breaks off (unclosed token"), (keyless, "with a CSV that breaks off mid-line")],
+    ids=["fredapi", "keyless-csv"],
+)
+def test_a_document_that_is_always_truncated_is_named_after_the_attempts(fake, sleeps, make, what):
+    fake.script("DFF", *[truncated(0.6)] * 3)
+    with pytest.raises(FredError) as err:
+        make(fake, sleeps, max_attempts=3, base_delay=1.0).fetch("DFF")
+    text = str(err.value)
+    assert f"answered for DFF {what}" in text and "the answer was cut short" in text
+    assert text.endswith("(gave up after 3 attempts)") and err.value.transient
+    assert [s for s in sleeps.calls if s >= 1.0] == [1.0, 2.0]
+    assert len(fake.requests_for("DFF")) == 3
+    assert API_KEY not in text
+
+
+@pytest.mark.parametrize("make", [api, keyless], ids=["fredapi", "keyless-csv"])
+def test_a_connection_closed_mid_body_is_retried_and_named(fake, sleeps, make):
+    fake.script("DFF", cut_short(0.5))
+    notes: list[str] = []
+    parsed = make(fake, sleeps).fetch("DFF", notes=notes)
+    assert len(parsed.observations) == 4
+    assert len(notes) == 1 and "cut its answer for DFF short" in notes[0]
+    assert API_KEY not in notes[0]
+
+
+@pytest.mark.parametrize("make", [api, keyless], ids=["fredapi", "keyless-csv"])
+def test_a_body_that_stalls_times_out_and_the_retry_loads(fake, sleeps, make):
+    fake.script("DFF", stalls(5.0))
+    notes: list[str] = []
+    parsed = make(fake, sleeps, timeout=0.3).fetch("DFF", notes=notes)
+    assert len(parsed.observations) == 4
+    assert len(notes) == 1 and "did not answer for DFF within 0.3s" in notes[0]
+
+
+def chain(error: BaseException) -> str:
+    """Everything a log or a run record could show of an exception: its text, repr, traceback."""
+    seen, text = error, []
+    while seen is not None:
+        text += [str(seen), repr(seen), *map(str, seen.args)]
+        seen = seen.__cause__ or seen.__context__
+    return "\n".join([*text, *traceback.format_exception(error)])
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [server_error(True), rate_limited(True), slow(5.0), truncated(0.6), cut_short(0.5), MAINTENANCE],
+    ids=["500", "429", "timeout", "truncated", "cut-short", "html"],
+)
+def test_no_failure_of_the_api_client_shows_the_key(fake, sleeps, caplog, failure):
+    caplog.set_level(logging.DEBUG)
+    fake.script("DFF", *[failure] * 2)
+    notes: list[str] = []
+    with pytest.raises(FredError) as err:
+        api(fake, sleeps, timeout=0.3, max_attempts=2).fetch("DFF", notes=notes)
+    assert err.value.series_id == "DFF" and "DFF" in str(err.value)
+    assert API_KEY not in chain(err.value)
+    assert API_KEY not in caplog.text and API_KEY not in " ".join(notes)
+    assert caplog.text  # the retry was logged, without the key
+
+
+def test_the_live_source_reports_a_malformed_series_by_name_and_loads_the_others(fake, sleeps):
+    fake.script("DFF", *[truncated(0.6)] * 4)
+    source = open_rates_source(
+        "live", api_key=API_KEY, base_url=fake.url, sleep=sleeps, clock=sleeps.clock
     )
-    with pytest.raises(FredError, match=r"not a FRED CSV of DFF \(it starts with '<html>"):
-        keyless(fake, sleeps).fetch("DFF")
+    batch = source.observations(["DFF", "DGS10"])
+    assert batch.series == ["DGS10"] and list(batch.failed) == ["DFF"]
+    assert "answered for DFF with XML that breaks off" in batch.failed["DFF"]
+    assert batch.failed["DFF"].endswith("(gave up after 4 attempts)")
+    assert batch.retry_may_help == {"DFF"}
+    assert len(batch.notes) == 3 and all(n.startswith("DFF: ") for n in batch.notes)
 
 
 def test_a_refused_connection_is_retried_then_named(sleeps):

@@ -4,10 +4,14 @@ every documented query against the read snapshot it publishes."""
 import re
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
 from pipelines import run
+from warehouse import models as sql_models
+from warehouse import settings
+from warehouse.checks import marts as model_checks
 from warehouse.cli import main as cli
 from warehouse.snapshot import snapshot_path
 
@@ -40,7 +44,25 @@ def test_every_asset_builds_and_the_snapshot_is_published(sample_warehouse):
         ]
         assert empty == []
         assert conn.execute("select distinct source from core.prices_daily").fetchall() == [("sample",)]
-    assert (sample_warehouse.parent / "reports" / "index.html").exists()
+    assert (settings.reports_dir(sample_warehouse) / "index.html").exists()
+
+
+def test_every_model_is_one_row_per_its_unique_key(sample_warehouse):
+    """The grain each header declares (unique_key) holds on the sample: the check ran with the
+    build and passed, and passes again on the published snapshot."""
+    models = sql_models.discover()
+    keys = {dg.AssetCheckKey(dg.AssetKey([m.layer, m.name]), "unique_key"): m for m in models}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DAGSTER_HOME", str(sample_warehouse.parent))
+        with dg.DagsterInstance.get() as instance:
+            records = instance.event_log_storage.get_latest_asset_check_execution_by_key(list(keys))
+    assert {k.asset_key.to_user_string(): r.status.value for k, r in records.items()} == {
+        k.asset_key.to_user_string(): "SUCCEEDED" for k in keys
+    }
+    with duckdb.connect(str(snapshot_path(sample_warehouse)), read_only=True) as conn:
+        for model in models:
+            out = model_checks.unique_key(conn, model)
+            assert out.passed and out.counts["rows"] > 0, (model.relation, out.summary, out.rows)
 
 
 @pytest.mark.parametrize("query", QUERIES, ids=[q.name for q in QUERIES])

@@ -49,3 +49,13 @@ def test_small_caps_are_more_volatile_than_large():
     vol = np.log(wide).diff().std()
     assert vol["^RUT"] > 1.2 * vol["^GSPC"]
     assert vol["IWM"] > 1.2 * vol["SPY"]
+
+
+def test_the_sample_starts_in_2015_however_far_back_it_is_asked():
+    # The warehouse's history starts in 1927; the synthetic market stays a 2015-on sample.
+    source = SampleSource()
+    assert source.first_date(["^GSPC", "IWM"]) == D(2015, 1, 2)
+    bars = source.daily_bars(["^GSPC"], D(1927, 12, 30), D(2015, 1, 9)).bars
+    assert sorted(bars["trade_date"]) == [D(2015, 1, d) for d in (2, 5, 6, 7, 8, 9)]
+    asked_from_2015 = source.daily_bars(["^GSPC"], D(2015, 1, 2), D(2015, 1, 9)).bars
+    assert bars["close"].tolist() == asked_from_2015["close"].tolist()

@@ -1,3 +1,5 @@
+import datetime as dt
+
 import pytest
 
 from warehouse.universe import UniverseError, load_universe
@@ -69,3 +71,27 @@ def test_broken_toml_names_the_file(tmp_path):
     path = write(tmp_path, VALID + "\n[prices\n")
     with pytest.raises(UniverseError, match="not valid TOML"):
         load_universe(path)
+
+
+def test_without_a_start_the_whole_history_is_kept(tmp_path):
+    # The shipped file sets no start: from ^GSPC's first session at Yahoo.
+    shipped = load_universe()
+    assert shipped.history_start == dt.date(1927, 12, 30) and not shipped.start_configured
+    no_start = load_universe(write(tmp_path, VALID.replace('start = "2000-01-03"\n', "")))
+    assert no_start.history_start == dt.date(1927, 12, 30) and not no_start.start_configured
+    no_table = load_universe(write(tmp_path, VALID.replace('[history]\nstart = "2000-01-03"\n', "")))
+    assert no_table.history_start == dt.date(1927, 12, 30)
+    assert load_universe(write(tmp_path, VALID)).start_configured
+
+
+def test_a_toml_date_is_a_start_too(tmp_path):
+    universe = load_universe(write(tmp_path, VALID.replace('start = "2000-01-03"', "start = 1990-01-02")))
+    assert universe.history_start == dt.date(1990, 1, 2) and universe.start_configured
+
+
+def test_a_start_before_the_calendar_is_refused(tmp_path):
+    path = write(tmp_path, VALID.replace('start = "2000-01-03"', 'start = "1900-01-02"'))
+    with pytest.raises(UniverseError) as err:
+        load_universe(path)
+    assert str(path) in str(err.value)
+    assert "[history] start 1900-01-02 is before 1927-12-30" in str(err.value)

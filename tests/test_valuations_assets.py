@@ -172,4 +172,4 @@ def test_the_assets_are_wired_into_the_definitions(project_env):
     assert assets.PUBLISHED_KEY in node.parent_keys
     assert node.pools == {"duckdb_writer"}
     assert graph.get(assets.PUBLISHED_KEY).pools == {"duckdb_writer"}
-    assert node.group_name == "ingest"
+    assert node.group_name == "core"  # the layer: the key's first part

@@ -130,7 +130,8 @@ class UiStack:
         if self.process is None or self.process.poll() is not None:
             return
         group = os.getpgid(self.process.pid)
-        os.killpg(group, signal.SIGTERM)
+        # dg dev shuts its services down on Ctrl-C (SIGINT); it does not act on SIGTERM.
+        os.killpg(group, signal.SIGINT)
         try:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:

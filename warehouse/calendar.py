@@ -11,8 +11,10 @@ import pandas as pd
 NEW_YORK = "America/New_York"
 # Yahoo publishes the final daily bar a little after the close; a bar younger than this is partial.
 SETTLE_DELAY = pd.Timedelta(minutes=20)
-# exchange_calendars starts 20 years back by default; the warehouse keeps history from 1990.
-CALENDAR_START = "1985-01-02"
+# exchange_calendars starts 20 years back by default. The warehouse keeps the whole history Yahoo
+# has, from ^GSPC's first session (warehouse.universe.EARLIEST_START, the earliest history.start
+# allowed). XNYS has no Saturday sessions before 1952, and neither has Yahoo's history.
+CALENDAR_START = "1927-12-30"
 
 
 @lru_cache(maxsize=1)
@@ -21,14 +23,17 @@ def nyse() -> xc.ExchangeCalendar:
 
 
 def sessions(start: dt.date, end: dt.date) -> list[dt.date]:
-    """NYSE sessions from start to end, both inclusive."""
+    """NYSE sessions from start to end, both inclusive (within the calendar's first and last session)."""
     if end < start:
         return []
     cal = nyse()
+    start = max(start, cal.first_session.date())
     end = min(end, cal.last_session.date())
     if end < start:
         return []
-    return [ts.date() for ts in cal.sessions_in_range(pd.Timestamp(start), pd.Timestamp(end))]
+    days = cal.sessions_in_range(pd.Timestamp(start), pd.Timestamp(end))
+    # Through numpy: ~25,000 sessions since 1927 convert in milliseconds, not a Timestamp at a time.
+    return days.values.astype("datetime64[D]").astype(object).tolist()
 
 
 def is_session(day: dt.date) -> bool:
@@ -54,10 +59,12 @@ def last_completed_session(now: pd.Timestamp | None = None) -> dt.date:
 
 
 def shift_sessions(day: dt.date, count: int) -> dt.date:
-    """The session `count` sessions before (negative) or after (positive) the session on/before day."""
+    """The session `count` sessions before (negative) or after (positive) the session on/before day,
+    stopping at the calendar's first or last session (there is no earlier history to shift into)."""
     cal = nyse()
-    base = cal.date_to_session(pd.Timestamp(day), direction="previous")
-    return cal.session_offset(base, count).date()
+    all_sessions = cal.sessions
+    base = max(int(all_sessions.searchsorted(pd.Timestamp(day), side="right")) - 1, 0)
+    return all_sessions[min(max(base + count, 0), len(all_sessions) - 1)].date()
 
 
 def _utc(now: pd.Timestamp | None) -> pd.Timestamp:

@@ -27,7 +27,7 @@ def column_lineage(model: Model, params: dict, catalog: dict[str, Model]) -> dic
     lineage: dict[str, list[tuple[str, str]]] = {}
     for column in model.columns:
         deps = [(relation, column) for relation in inputs if column in known.get(relation, ())]
-        for source in getattr(model, "lineage", {}).get(column, ()):
+        for source in model.lineage.get(column, ()):
             relation, _, name = source.rpartition(".")
             if relation not in inputs or name not in known.get(relation, ()):
                 raise ModelError(

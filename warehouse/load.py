@@ -1,9 +1,17 @@
 """The one way rows enter a core table: staged, validated, quarantined, upserted, in one transaction.
 
+Fault isolation: a row that fails a rule of its table (TableSpec.rules, a NULL key, a date that is
+no NYSE session, a key given twice with different values) goes to core.quarantine with the
+reason, the source, and the file and line when the batch carries them (ORIGIN_COLUMNS); the rest
+of the batch loads. A table whose spec logs its batches (TableSpec.batch_log_by) records, per
+ticker, how many rows the load was given and how many it refused (meta.load_batches), so a check
+can tell one bad bar from a broken source.
+
 Idempotent by construction: a row whose values did not change is left alone (its `loaded_at`
-too), so loading the same data twice gives identical tables. Every write records its change in
-meta.changes (warehouse/changes.py) in the same transaction; a write that changed nothing
-records nothing.
+too), so loading the same data twice gives identical tables; a row refused again is not added to
+the quarantine twice (its run and time become those of the latest load that refused it). Every
+write records its change in meta.changes (warehouse/changes.py) in the same transaction; a write
+that changed nothing records nothing.
 """
 
 from __future__ import annotations
@@ -17,8 +25,26 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from warehouse import changes
+from warehouse import calendar, changes
 from warehouse.db import claim_flavour, transaction
+
+# Optional columns of a batch naming where each row came from (a file and its line): they are not
+# stored in the table, only written to core.quarantine's `origin` for the rows refused.
+ORIGIN_COLUMNS = ("origin_file", "origin_line")
+
+# The last load of each table whose spec logs its batches, and of each of its tickers.
+BATCH_LOG = "meta.load_batches"
+BATCH_LOG_DDL = f"""
+create table if not exists {BATCH_LOG} (
+    relation   varchar not null,  -- the core table loaded, e.g. core.prices_daily
+    part       varchar,           -- the ticker (TableSpec.batch_log_by); NULL: the whole batch
+    run_id     varchar,           -- the run of that load
+    received   bigint not null,   -- rows given to the load (for the whole batch: source rejects too)
+    rejected   bigint not null,   -- rows of them quarantined
+    table_rows bigint,            -- whole batch only: rows in the table after the load
+    loaded_at  timestamp with time zone not null  -- when
+)
+"""
 
 
 @dataclass(frozen=True)
@@ -34,10 +60,18 @@ class TableSpec:
     # first and last date, and the change log says from which date the table changed. It must be
     # part of the key, so that no stored row outside that range can share a key with the batch.
     date_column: str | None = None
+    # A date column whose days must be NYSE sessions (warehouse/calendar.py): a row dated on a
+    # weekend or a holiday is quarantined. Days outside the calendar's span are not judged.
+    session_column: str | None = None
+    # A key column (the ticker) whose values each get a line in meta.load_batches with the rows
+    # the load was given and refused, next to a line for the whole batch. None: not logged.
+    batch_log_by: str | None = None
 
     def __post_init__(self) -> None:
-        if self.date_column is not None and self.date_column not in self.key:
-            raise ValueError(f"{self.name}: date_column {self.date_column!r} is not a key column")
+        for what, column in (("date_column", self.date_column), ("session_column", self.session_column),
+                             ("batch_log_by", self.batch_log_by)):
+            if column is not None and column not in self.key:
+                raise ValueError(f"{self.name}: {what} {column!r} is not a key column")
 
 
 @dataclass
@@ -48,6 +82,9 @@ class LoadResult:
     unchanged: int = 0
     quarantined: int = 0
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    # For a spec with batch_log_by: (rows given, rows refused) of each value (ticker) that had a
+    # row refused.
+    rejected_by_part: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def written(self) -> int:
@@ -73,10 +110,12 @@ def upsert(
 ) -> LoadResult:
     """Validate `rows` and merge them into `spec.name`, all in one transaction.
 
-    `rejects` are rows the source already refused (an unparseable date, say): they go to the
-    quarantine with the batch, so a load reports everything it did not take. A load that inserted
-    or updated rows records a change from the earliest date it wrote (meta.changes); quarantined
-    rows change no core data table and record nothing.
+    Rows failing a rule go to core.quarantine (with `origin_file` and `origin_line`, when `rows`
+    has them, as their origin) and the others load. `rejects` are rows the source already refused
+    (an unparseable date, say): they go to the quarantine with the batch, so a load reports
+    everything it did not take. A load that inserted or updated rows records a change from the
+    earliest date it wrote (meta.changes); quarantined rows change no core data table and record
+    nothing.
     """
     now = now or dt.datetime.now(dt.UTC)
     # `source` may be part of a table's key (one figure from several sources); it is then not a
@@ -87,33 +126,94 @@ def upsert(
     missing = [c for c in columns if c not in table.column_names]
     if missing:
         raise ValueError(f"rows for {spec.name} lack the columns {missing}")
-    table = _fewer_chunks(table.select(columns))
+    origins = [c for c in ORIGIN_COLUMNS if c in table.column_names]
+    table = _fewer_chunks(table.select([*columns, *origins]))
     result = LoadResult(spec.name)
     with transaction(conn):
         claim_flavour(conn, source)
         conn.register("_incoming", table)
         try:
-            changed_from = _merge(conn, spec, table, row_key, columns, source, run_id, now, result)
+            changed_from, received = _merge(conn, spec, table, row_key, columns, source, run_id, now, result)
         finally:
             conn.unregister("_incoming")
         if result.written:
             changes.record(conn, spec.name, changed_from, run_id)
 
+        refused_by_source = 0
         if rejects is not None and len(rejects):
             rejects = rejects.reindex(columns=QUARANTINE_COLUMNS)
             conn.register("_rejects", pa.Table.from_pandas(rejects.astype("object"), preserve_index=False))
             try:
-                conn.execute(
-                    f"insert into core.quarantine select '{spec.name}', key, reason, origin, "
-                    "payload, ?, ?, ? from _rejects",
-                    [source, run_id, now],
+                _quarantine(
+                    conn, spec.name,
+                    "(select cast(key as varchar) as key, cast(reason as varchar) as reason, "
+                    "cast(origin as varchar) as origin, cast(payload as varchar) as payload from _rejects)",
+                    source, run_id, now,
                 )
             finally:
                 conn.unregister("_rejects")
             for reason, count in rejects["reason"].value_counts().items():
                 result.quarantine_reasons[reason] = result.quarantine_reasons.get(reason, 0) + int(count)
                 result.quarantined += int(count)
+                refused_by_source += int(count)
+        if spec.batch_log_by is not None:
+            _log_batch(conn, spec.name, received, table.num_rows + refused_by_source, result, run_id, now)
     return result
+
+
+def _quarantine(conn, target: str, rows: str, source: str, run_id: str | None, now) -> None:
+    """Put `rows` (a relation of key, reason, origin, payload) into core.quarantine.
+
+    A row already quarantined for the same table, with the same key, reason, origin, payload and
+    source, is not added again: a later run gives it its run and time (the latest load that refused
+    it), a retry of the same run leaves it alone. So reloading a batch leaves one quarantine row per
+    refused row.
+    """
+    same = (
+        "q.target_table = ? and q.source = ? and q.key is not distinct from r.key and q.reason = r.reason "
+        "and q.origin is not distinct from r.origin and q.payload is not distinct from r.payload"
+    )
+    distinct = f"(select distinct key, reason, origin, payload from {rows}) r"
+    conn.execute(
+        f"update core.quarantine q set run_id = ?, quarantined_at = ? from {distinct} "
+        f"where {same} and q.run_id is distinct from ?",
+        [run_id, now, target, source, run_id],
+    )
+    conn.execute(
+        f"insert into core.quarantine select ?, r.key, r.reason, r.origin, r.payload, ?, ?, ? from {distinct} "
+        f"where not exists (select 1 from core.quarantine q where {same})",
+        [target, source, run_id, now, target, source],
+    )
+
+
+def _log_batch(conn, relation: str, received: dict[str, int], batch_rows: int, result: LoadResult,
+               run_id: str | None, now) -> None:
+    """Replace the lines of meta.load_batches for this table's batch and for each of its tickers."""
+    conn.execute(BATCH_LOG_DDL)
+    rejected = result.rejected_by_part
+    parts = pa.table({
+        "part": pa.array(list(received), type=pa.string()),
+        "received": pa.array(list(received.values()), type=pa.int64()),
+        "rejected": pa.array([rejected.get(p, (0, 0))[1] for p in received], type=pa.int64()),
+    })
+    conn.register("_batch_parts", parts)
+    try:
+        conn.execute(
+            f"delete from {BATCH_LOG} where relation = ? "
+            "and (part is null or part in (select part from _batch_parts))",
+            [relation],
+        )
+        conn.execute(
+            f"insert into {BATCH_LOG} select ?, part, ?, received, rejected, null, ? from _batch_parts",
+            [relation, run_id, now],
+        )
+    finally:
+        conn.unregister("_batch_parts")
+    table_rows = conn.execute(f"select count(*) from {relation}").fetchall()[0][0]
+    conn.execute(
+        f"insert into {BATCH_LOG} values (?, null, ?, ?, ?, ?, ?)",
+        [relation, run_id, batch_rows, result.quarantined, table_rows, now],
+    )
 
 
 def _fewer_chunks(table: pa.Table) -> pa.Table:
@@ -133,9 +233,10 @@ def _fewer_chunks(table: pa.Table) -> pa.Table:
 
 
 def _merge(conn, spec: TableSpec, table: pa.Table, row_key, columns, source, run_id, now,
-           result: LoadResult) -> dt.date | None:
+           result: LoadResult) -> tuple[dt.date | None, dict[str, int]]:
     """Quarantine the bad rows of `_incoming`, merge the good ones into the table, and return
-    the earliest date written (None when the spec has no date column).
+    the earliest date written (None when the spec has no date column) and, for a spec with
+    batch_log_by, the rows given per value of that column.
 
     Written for bulk loads: the batch is scanned in place (Arrow, no copy), keys are aggregated
     only when the batch's layout does not already prove them unique, a first load goes straight
@@ -164,7 +265,10 @@ def _merge(conn, spec: TableSpec, table: pa.Table, row_key, columns, source, run
         repeated = conn.execute("select count(*) from _dupkeys").fetchall()[0][0] > 0
         if not repeated:
             conn.execute("drop table _dupkeys")
+    # Any NULL in the key refuses the row: one NULL column is enough.
     reasons = [("a key column is NULL", " or ".join(f"{k} is null" for k in row_key)), *spec.rules]
+    if spec.session_column is not None:
+        reasons += _session_rules(conn, table, spec.session_column)
     if repeated:
         reasons.append(
             ("the same key appears more than once in this batch with different values", "_conflict")
@@ -174,19 +278,24 @@ def _merge(conn, spec: TableSpec, table: pa.Table, row_key, columns, source, run
         batch = f"(select i.*, d.conflict as _conflict from _incoming i left join _dupkeys d on {on_key}) b"
     else:
         batch = "_incoming"
-    reason = "case " + " ".join(f"when {pred} then '{why}'" for why, pred in reasons) + " end"
+    reason = "case " + " ".join(f"when {pred} then {_text(why)}" for why, pred in reasons) + " end"
+    names = table.column_names
+    if "origin_file" in names:
+        line = " || coalesce(' line ' || cast(origin_line as varchar), '')" if "origin_line" in names else ""
+        origin = f"case when origin_file is not null then cast(origin_file as varchar){line} end"
+    else:
+        origin = "cast(null as varchar)"
+    part = spec.batch_log_by
     conn.execute(
         f"""
         create or replace temp table _rejected as
-        select {key_text} as key, {reason} as reason, to_json(struct_pack({cols}))::varchar as payload
+        select {key_text} as key, {reason} as reason, {origin} as origin,
+               to_json(struct_pack({cols}))::varchar as payload,
+               {f"cast({part} as varchar)" if part else "null"} as _part
         from {batch} where {reason} is not null
         """
     )
-    conn.execute(
-        f"insert into core.quarantine select '{spec.name}', key, reason, null, payload, ?, ?, ? "
-        "from _rejected",
-        [source, run_id, now],
-    )
+    _quarantine(conn, spec.name, "_rejected", source, run_id, now)
     rejected = 0
     for why, count in conn.execute(
         "select reason, count(*) from _rejected group by 1 order by 1"
@@ -194,6 +303,16 @@ def _merge(conn, spec: TableSpec, table: pa.Table, row_key, columns, source, run
         result.quarantine_reasons[why] = count
         rejected += count
     result.quarantined += rejected
+    received: dict[str, int] = {}
+    if part is not None:
+        received = dict(conn.execute(
+            f"select cast({part} as varchar), count(*) from _incoming where {part} is not null group by 1"
+        ).fetchall())
+        if rejected:
+            for value, count in conn.execute(
+                "select _part, count(*) from _rejected where _part is not null group by 1"
+            ).fetchall():
+                result.rejected_by_part[value] = (received[value], count)
     conn.execute("drop table _rejected")
 
     # The good rows, as given, with exact repeats of a row kept once.
@@ -211,8 +330,10 @@ def _merge(conn, spec: TableSpec, table: pa.Table, row_key, columns, source, run
         valid = "_valid"
         valid_rows = conn.execute("select count(*) from _valid").fetchall()[0][0]
     else:
-        # Evaluated once, by the one statement that reads it: no copy of a bulk batch.
-        valid = f"(select {cols}, {literal} as source from _incoming where {reason} is null)"
+        # Evaluated once, by the one statement that reads it: no copy of a bulk batch. A batch
+        # without a refused row (the usual case) is not judged a second time.
+        keep = f" where {reason} is null" if rejected else ""
+        valid = f"(select {cols}, {literal} as source from _incoming{keep})"
         valid_rows = table.num_rows - rejected
 
     changed_from = None
@@ -263,7 +384,44 @@ def _merge(conn, spec: TableSpec, table: pa.Table, row_key, columns, source, run
         conn.execute("drop table _write")
     if repeated:
         conn.execute("drop table _valid")
-    return changed_from
+    return changed_from, received
+
+
+def _text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _session_rules(conn, table: pa.Table, column: str) -> list[tuple[str, str]]:
+    """Rules refusing the batch's rows dated on a day without an NYSE session, one per kind of
+    closure ('weekend', 'Christmas', ...); none when every day of the batch is a session.
+
+    The batch's distinct days are few (a bulk load of 30 years holds ~7,600), so they are judged
+    here against the calendar and only the closed ones enter the SQL, as literals."""
+    values = table[column]
+    if pa.types.is_date(values.type):
+        days = [d for d in pc.unique(values).to_pylist() if d is not None]
+    else:  # a timestamp, say: the insert casts it to a date, so judge the same date
+        days = [d for (d,) in conn.execute(
+            f"select distinct cast({column} as date) from _incoming where {column} is not null"
+        ).fetchall()]
+    if not days:
+        return []
+    cal = calendar.nyse()
+    first, last = cal.first_session.date(), cal.last_session.date()
+    judged = [d for d in days if first <= d <= last]
+    if not judged:
+        return []
+    open_days = set(calendar.sessions(min(judged), max(judged)))
+    closed: dict[str, list[dt.date]] = {}
+    for day in sorted(d for d in judged if d not in open_days):
+        closed.setdefault(calendar.closed_reason(day), []).append(day)
+    return [
+        (
+            f"{column} is not an NYSE session ({why})",
+            f"cast({column} as date) in ({', '.join(f'date {_text(d.isoformat())}' for d in dates)})",
+        )
+        for why, dates in closed.items()
+    ]
 
 
 def _is_empty(conn, name: str) -> bool:

@@ -1,9 +1,10 @@
 """SQL models: one file in sql/<layer>/ builds the relation <layer>.<file name>.
 
 A model file starts with a block comment holding YAML: its description, its columns (each with a
-description), the column that carries its date, optional headline queries whose numeric
-result is reported on every build, and optional key_metrics (columns the asset checks require to
-be non-NULL on the latest date once their window is full). The SQL after it may use {{ param }} for values from
+description), the column that carries its date, its grain as unique_key (the columns that identify a
+row, checked unique and not NULL), optional headline queries whose numeric result is reported on
+every build, and optional key_metrics (columns the asset checks require to be non-NULL on the
+latest date once their window is full). The SQL after it may use {{ param }} for values from
 config/models.toml. Dependencies are read from the SQL by DuckDB's own parser, so adding a model
 is adding a file.
 
@@ -14,6 +15,7 @@ A model whose header has an `incremental` block is rebuilt from the first date i
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
@@ -77,6 +79,13 @@ class Model:
     # Columns that must not be NULL on the latest date once their window is full (asset checks).
     key_metrics: tuple[str, ...] = ()
     incremental: Incremental | None = None
+    # The grain: the columns that identify a row (asset check unique_key). None when the header
+    # declares none; () for a model of at most one row.
+    unique_key: tuple[str, ...] | None = None
+    # Key columns that may be NULL, a NULL then being one value of the key (as in GROUP BY).
+    unique_key_nullable: tuple[str, ...] = ()
+    # Sources of derived columns, beyond what matches by name: column -> ('schema.table.column', ...)
+    lineage: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def relation(self) -> str:
@@ -121,10 +130,7 @@ class Model:
         Read from DuckDB's own parse tree (json_serialize_sql), which needs no binding: the
         tables need not exist yet, and every join type (ASOF included) is understood.
         """
-        with duckdb.connect() as conn:
-            tree = json.loads(
-                conn.execute("select json_serialize_sql(?)", [self.render(params)]).fetchall()[0][0]
-            )
+        tree = _parse_tree(self.render(params))
         if tree.get("error"):
             raise ModelError(f"{self.path}: DuckDB cannot parse this model: {tree.get('error_message')}")
         found: set[str] = set()
@@ -141,6 +147,14 @@ class Model:
 
         walk(tree)
         return found
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_tree(sql: str) -> dict:
+    """DuckDB's parse of `sql` as JSON. Cached: the definitions ask for every model's inputs
+    several times while loading, and each new connection costs tens of milliseconds."""
+    with duckdb.connect() as conn:
+        return json.loads(conn.execute("select json_serialize_sql(?)", [sql]).fetchall()[0][0])
 
 
 def parse_model(path: Path, layer: str) -> Model:
@@ -167,6 +181,7 @@ def parse_model(path: Path, layer: str) -> Model:
     if not isinstance(key_metrics, list) or any(str(k) not in columns for k in key_metrics):
         raise ModelError(f"{path}: key_metrics must be a list of the header's columns, got {key_metrics!r}")
     incremental = _parse_incremental(path, meta, columns, types)
+    unique_key, nullable = _parse_unique_key(path, meta, columns)
     return Model(
         layer=layer,
         name=path.stem,
@@ -180,7 +195,53 @@ def parse_model(path: Path, layer: str) -> Model:
         headline={str(k): str(v) for k, v in (meta.get("headline") or {}).items()},
         key_metrics=tuple(str(k) for k in key_metrics),
         incremental=incremental,
+        unique_key=unique_key,
+        unique_key_nullable=nullable,
+        lineage=_lineage(path, meta.get("lineage"), columns),
     )
+
+
+def _lineage(path: Path, value, columns: dict[str, str]) -> dict[str, tuple[str, ...]]:
+    """The header's `lineage` block: {column: [schema.table.column, ...]} for derived columns."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ModelError(f"{path}: lineage must map a column to a list of schema.table.column")
+    out = {}
+    for column, sources in value.items():
+        if column not in columns:
+            raise ModelError(f"{path}: lineage names {column}, which the header does not document")
+        sources = [sources] if isinstance(sources, str) else sources
+        if not isinstance(sources, list) or not all(isinstance(s, str) and s.count(".") == 2 for s in sources):
+            raise ModelError(f"{path}: lineage of {column} must be a list of schema.table.column")
+        out[str(column)] = tuple(sources)
+    return out
+
+
+def _key_columns(path: Path, meta: dict, field_name: str, columns: dict) -> tuple[str, ...] | None:
+    value = meta.get(field_name)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+        raise ModelError(f"{path}: {field_name} must be a list of columns, e.g. [ticker, trade_date]; got {value!r}")
+    undocumented = [c for c in value if c not in columns]
+    if undocumented:
+        raise ModelError(
+            f"{path}: {field_name} names {undocumented}, which the header's columns do not document "
+            f"(documented: {list(columns)})"
+        )
+    if len(set(value)) != len(value):
+        raise ModelError(f"{path}: {field_name} names a column twice: {value!r}")
+    return tuple(value)
+
+
+def _parse_unique_key(path: Path, meta: dict, columns: dict) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
+    """The header's unique_key (the grain) and the key columns allowed to be NULL."""
+    key = _key_columns(path, meta, "unique_key", columns)
+    nullable = _key_columns(path, meta, "unique_key_nullable", columns) or ()
+    if nullable and not set(nullable) <= set(key or ()):
+        raise ModelError(f"{path}: unique_key_nullable must be columns of unique_key {key!r}; got {list(nullable)!r}")
+    return key, nullable
 
 
 def _parse_incremental(path: Path, meta: dict, columns: dict, types: dict) -> Incremental | None:
@@ -207,12 +268,18 @@ def _parse_incremental(path: Path, meta: dict, columns: dict, types: dict) -> In
 
 
 def discover(sql_dir: Path | None = None) -> list[Model]:
+    """Every model under sql/, in layer order. A file is parsed again only when it changed."""
     sql_dir = Path(sql_dir or settings.sql_dir())
-    models = []
-    for layer in LAYERS:
-        for path in sorted((sql_dir / layer).glob("*.sql")):
-            models.append(parse_model(path, layer))
-    return models
+    return [
+        _parsed(path, layer, path.stat().st_mtime_ns, path.stat().st_size)
+        for layer in LAYERS
+        for path in sorted((sql_dir / layer).glob("*.sql"))
+    ]
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed(path: Path, layer: str, mtime_ns: int, size: int) -> Model:
+    return parse_model(path, layer)
 
 
 def load_params(path: Path | None = None) -> dict:

@@ -18,6 +18,10 @@ from warehouse import settings
 SYMBOL = re.compile(r"^\^?[A-Z0-9][A-Z0-9.\-=]{0,14}$")
 # FRED series ids are upper-case letters and digits.
 SERIES_ID = re.compile(r"^[A-Z0-9][A-Z0-9_]{0,39}$")
+# The first session of price history Yahoo has (^GSPC's first bar), the default [history] start
+# and the earliest one allowed: the NYSE calendar (warehouse/calendar.py) and the monthly
+# partitions start there.
+EARLIEST_START = dt.date(1927, 12, 30)
 
 
 class UniverseError(ValueError):
@@ -45,6 +49,8 @@ class Universe:
     revision_days: int = 30  # [rates]: days re-fetched before each series' last stored date
     valuation_tickers: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
+    # True when [history] start is set in the file; False when it is the default, EARLIEST_START.
+    start_configured: bool = False
 
     @property
     def tickers(self) -> tuple[str, ...]:
@@ -95,10 +101,20 @@ def _symbol_list(path: Path, where: str, value: object, pattern: re.Pattern, kin
 
 def _parse(raw: dict, path: Path) -> Universe:
     history = raw.get("history", {})
+    configured = "start" in history
+    raw_start = history.get("start", EARLIEST_START)
     try:
-        start = dt.date.fromisoformat(str(history.get("start", "1990-01-02")))
+        # TOML dates arrive as datetime.date, quoted ones as strings.
+        start = raw_start if type(raw_start) is dt.date else dt.date.fromisoformat(str(raw_start))
     except ValueError as exc:
-        raise _fail(path, f"[history] start {history.get('start')!r} is not a date") from exc
+        raise _fail(path, f"[history] start {raw_start!r} is not a date") from exc
+    if start < EARLIEST_START:
+        raise _fail(
+            path,
+            f"[history] start {start} is before {EARLIEST_START}, the first session the warehouse's NYSE "
+            "calendar and partitions cover (and the first Yahoo has): set it to that date or later, or "
+            "remove it to keep the whole history",
+        )
     refetch = history.get("refetch_sessions", 10)
     if not isinstance(refetch, int) or refetch < 10:
         raise _fail(path, f"[history] refetch_sessions must be an integer >= 10, got {refetch!r}")
@@ -162,4 +178,5 @@ def _parse(raw: dict, path: Path) -> Universe:
         revision_days=revision_days,
         valuation_tickers=tuple(valuation_tickers),
         extra={k: v for k, v in raw.items() if k not in known},
+        start_configured=configured,
     )

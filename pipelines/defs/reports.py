@@ -7,7 +7,7 @@ from dagster_duckdb import DuckDBResource
 
 from pipelines.defs.metadata import active_metadata
 from warehouse import models as sql_models
-from warehouse import reports, settings
+from warehouse import settings
 from warehouse.snapshot import open_for_reading
 
 SHOWN = ["relative_strength", "valuation_gap", "fed_policy", "rrg", "breadth", "rotation_dashboard"]
@@ -29,6 +29,8 @@ SHOWN = ["relative_strength", "valuation_gap", "fed_policy", "rrg", "breadth", "
     ),
 )
 def rotation_charts(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+    from warehouse import reports  # matplotlib: imported by the run that renders, not by every load
+
     # Each warehouse has its own folder: the sample's page never replaces the live one's.
     folder = settings.reports_dir(Path(duckdb.database))
     # Reads the published snapshot, read-only: the report never takes the writer's lock.

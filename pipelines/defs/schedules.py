@@ -139,6 +139,10 @@ def failure_message(context: dg.RunFailureSensorContext) -> str:
     steps = []
     for event in context.get_step_failure_events():
         error = getattr(event.event_specific_data, "error", None)
+        # Dagster wraps the step's own error ("Error occurred while executing op ..."): the cause
+        # at the bottom of the chain is what went wrong.
+        while error is not None and error.cause is not None:
+            error = error.cause
         text = (error.message if error else event.message) or "no message"
         steps.append(f"{event.step_key}: {text.strip().splitlines()[0]}")
     if not steps:

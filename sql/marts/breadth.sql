@@ -7,11 +7,12 @@ description: >
   and date on which at least one member has a bar. Every window counts the member's own stored
   sessions and a member whose window is not yet full is left out of that measure. Prices are the
   raw close (split- but not dividend-adjusted), as a chart shows them; daily moves are ret_1d of
-  marts.returns_daily (total return against the member's previous stored session).
+  staging.returns_daily (total return against the member's previous stored session).
 date_column: trade_date
+unique_key: [group_name, trade_date]
 incremental:
-  # the windows count each member's own rows of marts.returns_daily
-  relation: marts.returns_daily
+  # the windows count each member's own rows of staging.returns_daily
+  relation: staging.returns_daily
   partition_by: ticker
   lookback_rows: greatest({{ breadth_sma_short }}, {{ breadth_sma_long }}, {{ breadth_high_window }})
 columns:
@@ -41,7 +42,7 @@ with members as (
 -- only for tickers some group reads
 bars as (
     select ticker, trade_date, close, ret_1d
-    from marts.returns_daily
+    from staging.returns_daily
     where ticker in (select ticker from members)
         and trade_date >= {{ window_start }}
 ),

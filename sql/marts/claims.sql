@@ -23,6 +23,7 @@ description: >
   Units are the warehouse's: fractions for returns and discounts, percent for Fed rates. One row
   per claim, in file order.
 date_column: as_of_date
+unique_key: [claim_id]
 columns:
   claim_id: varchar | the claim's name in config/claims.csv
   publisher: varchar | who published it

@@ -12,6 +12,7 @@ description: >
   (the latest cycle, until enough sessions exist) and when the pair has no session on or before
   the cut (the base_date is then NULL too). One row per first cut, pair and horizon.
 date_column: first_cut_date
+unique_key: [first_cut_date, pair, horizon_sessions]
 columns:
   pair: varchar | the pair, small/large, e.g. IWM/SPY
   small: varchar | the small-cap ticker of the pair

@@ -6,6 +6,7 @@ description: >
   at 126 and 252 sessions: a median excess above 0 and a share of positive cycles above one half.
   Cycles without data at the horizon (before the pair's history, or too recent) are counted in
   cycles_total only. One row per pair and horizon.
+unique_key: [pair, horizon_sessions]
 columns:
   pair: varchar | the pair, small/large, e.g. IWM/SPY
   small: varchar | the small-cap ticker of the pair

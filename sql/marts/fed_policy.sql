@@ -20,6 +20,7 @@ description: >
   easing_active_days (default 365) days old (the day of the cut counts as day 0).
   One row per calendar day.
 date_column: day
+unique_key: [day]
 key_metrics: [target_lower, target_upper, target_mid]
 columns:
   day: date | calendar day, weekends and holidays included

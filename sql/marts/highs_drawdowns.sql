@@ -6,8 +6,9 @@ description: >
   config/models.toml (high_window, extreme_day_window); the column names carry their default
   lengths. The ticker's first stored row is not a record high: there is nothing to beat, and
   counting it would make the start of the stored history look like a breakout. It still sets
-  record_close. One row per ticker and session of marts.returns_daily.
+  record_close. One row per ticker and session of staging.returns_daily.
 date_column: trade_date
+unique_key: [ticker, trade_date]
 incremental:
   partition_by: ticker
   lookback_rows: greatest({{ high_window }}, {{ extreme_day_window }})
@@ -28,7 +29,7 @@ headline:
 */
 with returns as (
     select ticker, trade_date, close, ret_1d
-    from marts.returns_daily
+    from staging.returns_daily
     where trade_date >= {{ window_start }}
 ),
 

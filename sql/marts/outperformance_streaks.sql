@@ -6,6 +6,7 @@ description: >
   common date has no returns, so small_beats is NULL and the streak 0 there. One row per pair and
   common date.
 date_column: trade_date
+unique_key: [pair, trade_date]
 incremental:
   partition_by: pair
   lookback_rows: 1  # the streak of the previous common date

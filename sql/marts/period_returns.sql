@@ -5,8 +5,9 @@ description: >
   while the ticker has fewer than N earlier rows). ret_wtd/mtd/qtd/ytd compare it with the
   ticker's last stored row strictly before the current ISO week (Monday start), calendar month,
   quarter or year began (NULL when no such row is stored), so a holiday on the period's first
-  day or a missing session changes nothing. One row per ticker and session of marts.returns_daily.
+  day or a missing session changes nothing. One row per ticker and session of staging.returns_daily.
 date_column: trade_date
+unique_key: [ticker, trade_date]
 incremental:
   partition_by: ticker
   # ret_252d needs 252 rows; ret_ytd needs the previous calendar year's last row, and a year
@@ -41,7 +42,7 @@ with returns as (
         date_trunc('month', trade_date)::date as month_start,
         date_trunc('quarter', trade_date)::date as quarter_start,
         date_trunc('year', trade_date)::date as year_start
-    from marts.returns_daily
+    from staging.returns_daily
     where trade_date >= {{ window_start }}
 ),
 

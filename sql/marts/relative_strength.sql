@@ -9,6 +9,7 @@ description: >
   rs_sma_long, corr_window); the column names carry their default lengths. Any window value is
   NULL until the window is full. One row per pair and common date.
 date_column: trade_date
+unique_key: [pair, trade_date]
 incremental:
   partition_by: pair
   lookback_rows: greatest(252, {{ rs_sma_long }}, {{ rs_sma_short }}, {{ corr_window }})  # 252: excess_252d

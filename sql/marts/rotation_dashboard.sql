@@ -13,6 +13,7 @@ description: >
   regime pair, so the same for every pair dated that day; NULL when that day is no session of the
   regime pair).
 date_column: as_of
+unique_key: [pair]  # one row per pair, each on its own latest common date
 columns:
   pair: varchar | the pair, small/large, e.g. IWM/SPY
   small: varchar | the small-cap ticker of the pair

@@ -26,6 +26,7 @@ description: >
   6 or 1 of 3), 'neutral' in between, and NULL when fewer than regime_min_components (default 3)
   components have data.
 date_column: trade_date
+unique_key: [trade_date]  # a single pair (regime_pair): the date alone is the grain
 key_metrics: [score, components_with_data, score_share, label]
 columns:
   pair: varchar | the regime pair, small/large (regime_pair in config/models.toml)

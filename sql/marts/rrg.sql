@@ -10,6 +10,7 @@ description: >
   session so far. Windows count the ticker's own rows here and a value whose window is not full is
   NULL, so rs_ratio starts at the rrg_weeks-th week and rs_momentum at the 2 * rrg_weeks-th.
 date_column: week_end
+unique_key: [ticker, week_end]
 incremental:
   grain: week
   partition_by: ticker

@@ -19,6 +19,10 @@ description: >
   themselves (pe_discount_*) are not re-paired; a publisher's own stated discount is shown beside
   the computed one as published_discount. One row per series and date where both figures exist.
 date_column: as_of_date
+# a series and a date; publisher is NULL for every source but 'published', and NULL is then one
+# value of the key (one series per pair, metric, basis, method and source)
+unique_key: [pair, metric, basis, method, source, publisher, as_of_date]
+unique_key_nullable: [publisher]
 key_metrics: [ratio, discount, discount_avg_prior]
 columns:
   pair: varchar | the pair, small/large, e.g. IWM/SPY

@@ -10,6 +10,7 @@ description: >
   of this table earlier and are NULL until that many earlier rows exist. Values in percent; computed
   differences are rounded to 6 decimals (FRED publishes 2) to drop floating-point noise.
 date_column: obs_date
+unique_key: [obs_date]
 columns:
   obs_date: date | date of the DGS10 observation
   dgs3mo: double | 3-month Treasury constant-maturity yield that date, percent; NULL when not published

@@ -4,6 +4,7 @@ description: >
   adjusted close and its return since the pair's previous common session. The pair metrics count
   their windows in these rows, so a ratio or a return never mixes a close with a stale one.
 date_column: trade_date
+unique_key: [pair, trade_date]
 # a table, not a view: the pair marts then read the few rows they need instead of re-joining the
 # tickers' whole history on every build
 materialized: table
@@ -27,7 +28,7 @@ with pairs as (
 
 returns as (
     select ticker, trade_date, adj_close
-    from marts.returns_daily
+    from staging.returns_daily
     where trade_date >= {{ window_start }}
 ),
 

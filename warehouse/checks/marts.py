@@ -2,6 +2,7 @@
 
 - `non_empty`: the model has rows.
 - `latest_date`: the model is as recent as its inputs (see the function).
+- `unique_key`: no two rows share the header's unique_key (the grain) and no key column is NULL.
 - `key_metrics_not_null`: the header's key_metrics are not NULL on the latest date once their
   window is full.
 - `schema_matches`: the built relation has the header's columns with the declared types;
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from warehouse.checks.base import CheckOutcome, missing_table, plural, table_exists
+from warehouse.checks.base import MAX_ROWS, CheckOutcome, missing_table, plural, table_exists
 from warehouse.models import Model
 from warehouse.schema_docs import core_columns
 
@@ -32,6 +33,77 @@ def non_empty(conn: duckdb.DuckDBPyConnection, model: Model) -> CheckOutcome:
     return CheckOutcome(
         name, rows > 0, summary, failing=0 if rows else 1, counts={"rows": int(rows)}
     )
+
+
+def _quoted(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
+def unique_key(conn: duckdb.DuckDBPyConnection, model: Model) -> CheckOutcome:
+    """The header's unique_key is the model's grain: no two rows share it, and none of its columns
+    is NULL (but those in unique_key_nullable, where NULL is one value of the key). An empty key
+    means at most one row. Fails with the offending rows, whole, behind a `key_problem` column."""
+    name = "unique_key"
+    if model.unique_key is None:
+        return CheckOutcome(name, True, f"{model.path.name} declares no unique_key: nothing to check")
+    if not table_exists(conn, model.relation):
+        return missing_table(name, model.relation)
+    key = [_quoted(c) for c in model.unique_key]
+    null = " or ".join(f"{_quoted(c)} is null" for c in model.unique_key if c not in model.unique_key_nullable)
+    null = null or "false"
+    # one aggregation when all is well; the rows themselves are read only when something failed
+    per_key = (
+        f"select count(*) as copies, count(*) filter (where {null}) as null_rows "
+        f"from {model.relation}" + (f" group by {', '.join(key)}" if key else "")
+    )
+    rows_total, duplicated_keys, duplicated_rows, null_rows = (
+        int(v) for v in conn.execute(
+            f"""
+            select coalesce(sum(copies), 0), count(*) filter (where copies > 1),
+                   coalesce(sum(copies) filter (where copies > 1), 0), coalesce(sum(null_rows), 0)
+            from ({per_key})
+            """
+        ).fetchall()[0]
+    )
+    counts = {
+        "rows": rows_total,
+        "unique_key": ", ".join(model.unique_key) or "[] (at most one row)",
+        "duplicated_keys": duplicated_keys,
+        "rows_with_duplicated_key": duplicated_rows,
+        "rows_with_null_key": null_rows,
+    }
+    grain = f"one row per ({', '.join(model.unique_key)})"
+    if not duplicated_keys and not null_rows:
+        summary = (
+            f"{model.relation} is {grain}: {plural(rows_total, 'row')}"
+            if key
+            else f"{model.relation} holds {plural(rows_total, 'row')}, as unique_key: [] allows (at most one)"
+        )
+        return CheckOutcome(name, True, summary, counts=counts)
+    partition = f"partition by {', '.join(key)}" if key else ""
+    offending = f"""
+        select case when {null} then 'NULL in the key'
+                    else 'key stored ' || _copies || ' times' end as key_problem,
+               * exclude (_copies)
+        from (select *, count(*) over ({partition}) as _copies from {model.relation})
+        where _copies > 1 or {null}
+    """
+    order = f" order by {', '.join(k + ' nulls first' for k in key)}" if key else ""
+    cursor = conn.execute(f"select * from ({offending}){order} limit {MAX_ROWS}")
+    columns = [d[0] for d in cursor.description]
+    rows = cursor.fetchall()
+    failing = conn.execute(f"select count(*) from ({offending})").fetchall()[0][0]
+    found = []
+    if duplicated_keys:
+        found.append(f"{plural(duplicated_keys, 'key')} stored more than once ({duplicated_rows} rows)")
+    if null_rows:
+        found.append(f"{plural(null_rows, 'row')} with a NULL in the key")
+    summary = (
+        f"{model.relation} is not {grain}: " + ", ".join(found)
+        if key
+        else f"{model.relation} holds {rows_total} rows, but unique_key: [] allows one"
+    )
+    return CheckOutcome(name, False, summary, columns, rows, int(failing), counts)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,12 @@ ETF-index tracking and the adjustment factor.
 
 Each function reads the table and returns a CheckOutcome; thresholds are keyword arguments whose
 values come from config/checks.toml ([prices.<check>]).
+
+Fault isolation: a bad bar never reaches the table. The loader quarantines it (warehouse/prices.py
+says the rules) and loads the rest of its ticker; `no_rows_quarantined` (WARN) shows it and
+`completeness` (WARN) names the hole it leaves. `integrity` (ERROR, blocking) fails only on what is
+systemic: a key stored twice, a stored row that breaks a load rule (the loader was bypassed), an
+empty or shrunk table, a ticker whose last load was mostly refused.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import pyarrow as pa
 
 from warehouse import calendar
 from warehouse.checks.base import (
+    MAX_ROWS,
     CheckOutcome,
     failing_rows,
     missing_table,
@@ -25,8 +32,11 @@ from warehouse.checks.base import (
     sql_literal,
     table_exists,
 )
+from warehouse.load import BATCH_LOG
+from warehouse.prices import price_rules
 
 TABLE = "core.prices_daily"
+QUARANTINE = "core.quarantine"
 CHECKS = (
     "integrity",
     "completeness",
@@ -40,65 +50,125 @@ BAR = "ticker, trade_date, open, high, low, close, adj_close, volume"
 
 
 def integrity(
-    conn: duckdb.DuckDBPyConnection, *, ohlc_tolerance: float = 0.001, table: str = TABLE
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    ohlc_tolerance: float = 0.001,
+    max_rejected_share: float = 0.5,
+    min_batch_rows: int = 5,
+    table: str = TABLE,
 ) -> CheckOutcome:
-    """One row per (ticker, trade_date); close and adj_close present and positive; OHLC consistent
-    (low <= min(open, close) <= max(open, close) <= high, within `ohlc_tolerance` relative);
-    volume not negative. A NULL open, high or low (a close-only source) is not an error."""
+    """Systemic faults only; one bad bar is the loader's business (it quarantines the bar, and
+    `no_rows_quarantined` and the completeness check warn). Fails when:
+
+    - a (ticker, trade_date) is stored more than once;
+    - a stored row breaks a rule the loader enforces (warehouse/prices.py price_rules at
+      `ohlc_tolerance`, a NULL key, a date that is no NYSE session): the table was written
+      without the loader;
+    - the table is empty, or holds fewer rows than after the last load (rows deleted by hand);
+    - the last load of a ticker (meta.load_batches) refused more than `max_rejected_share` of the
+      rows it was given, counted for batches of at least `min_batch_rows` rows: the source is
+      broken for that ticker, not one bar."""
     name = "prices_integrity"
     if not table_exists(conn, table):
         return missing_table(name, table)
-    tol = float(ohlc_tolerance)
+    if not 0 <= max_rejected_share <= 1:
+        raise ValueError(f"max_rejected_share must be a fraction from 0 to 1, not {max_rejected_share!r}")
+    rules = price_rules(ohlc_tolerance)
+    stored, first, last = conn.execute(
+        f"select count(*), min(trade_date), max(trade_date) from {table}"
+    ).fetchall()[0]
+    systemic = _systemic_problems(conn, table, stored, max_rejected_share, min_batch_rows)
     problems = {
         "duplicated_key": "n > 1",
         "null_key": "ticker is null or trade_date is null",
-        "bad_close": "close is null or not isfinite(close) or close <= 0",
-        "bad_adj_close": "adj_close is null or not isfinite(adj_close) or adj_close <= 0",
-        "high_below_low": "high < low",
-        "low_above_open_close": f"low > least(open, close) * (1 + {tol!r})",
-        "high_below_open_close": f"high < greatest(open, close) * (1 - {tol!r})",
-        "negative_volume": "volume < 0",
+        **{key: predicate for key, _, predicate in rules},
+        "non_session": "_off_session",
     }
     texts = {
         "duplicated_key": "'(ticker, trade_date) stored ' || n || ' times'",
         "null_key": "'NULL in the key'",
-        "bad_close": "case when close is null then 'close is NULL' "
-        "else 'close is not positive' end",
-        "bad_adj_close": "case when adj_close is null then 'adj_close is NULL' "
-        "else 'adj_close is not positive' end",
-        "high_below_low": "'high below low (inverted)'",
-        "low_above_open_close": "'low above min(open, close)'",
-        "high_below_open_close": "'high below max(open, close)'",
-        "negative_volume": "'negative volume'",
+        **{key: sql_literal(reason) for key, reason, _ in rules},
+        "non_session": "'not an NYSE session'",
     }
-    base = f"(select *, count(*) over (partition by ticker, trade_date) as n from {table}) as t"
-    problem = (
-        "concat_ws('; ', "
-        + ", ".join(f"case when {p} then {texts[k]} end" for k, p in problems.items())
-        + ")"
-    )
-    any_problem = " or ".join(f"({p})" for p in problems.values())
-    sql = f"select {BAR}, {problem} as problem from {base} where {any_problem}"
-    total, columns, rows = failing_rows(conn, sql, order_by="ticker, trade_date")
-    counts = dict(
-        zip(
-            problems,
-            conn.execute(
-                "select "
-                + ", ".join(f"count(*) filter (where {p})" for p in problems.values())
-                + f" from {base}"
-            ).fetchall()[0],
-            strict=True,
+    counts: dict[str, int] = dict.fromkeys(problems, 0)
+    total, columns, rows = 0, [*BAR.split(", "), "problem"], []
+    if first is not None:
+        cal = calendar.nyse()
+        cal_first, cal_last = cal.first_session.date(), cal.last_session.date()
+        _session_table(conn, first, last)
+        try:
+            base = (
+                f"(select p.*, count(*) over (partition by p.ticker, p.trade_date) as n, "
+                f"s.session is null and p.trade_date between {sql_literal(cal_first)} "
+                f"and {sql_literal(cal_last)} as _off_session "
+                f"from {table} p left join _nyse_sessions s on s.session = p.trade_date) as t"
+            )
+            problem = (
+                "concat_ws('; ', "
+                + ", ".join(f"case when {p} then {texts[k]} end" for k, p in problems.items())
+                + ")"
+            )
+            any_problem = " or ".join(f"({p})" for p in problems.values())
+            sql = f"select {BAR}, {problem} as problem from {base} where {any_problem}"
+            total, columns, rows = failing_rows(conn, sql, order_by="ticker, trade_date")
+            found = conn.execute(
+                "select " + ", ".join(f"count(*) filter (where {p})" for p in problems.values()) + f" from {base}"
+            ).fetchall()[0]
+            counts = {k: int(v) for k, v in zip(problems, found, strict=True)}
+        finally:
+            conn.execute("drop table if exists _nyse_sessions")
+    # Systemic problems first: a row of the failing table names the ticker, the problem says why.
+    blank = (None,) * (len(columns) - 2)
+    rows = ([(ticker, *blank, text) for ticker, text in systemic] + rows)[:MAX_ROWS]
+    total += len(systemic)
+    counts["batches_mostly_rejected"] = sum(1 for ticker, _ in systemic if ticker is not None)
+    counts["rows_stored"] = int(stored)
+    found = [f"{v} {k.replace('_', ' ')}" for k, v in counts.items() if v and k != "rows_stored"]
+    if not total:
+        summary = (
+            f"{plural(int(stored), 'row')}, every key once, every row within the load rules, "
+            "no load mostly refused"
         )
-    )
-    counts = {k: int(v) for k, v in counts.items()}
-    found = [f"{v} {k.replace('_', ' ')}" for k, v in counts.items() if v]
-    summary = (
-        "every row is unique, positive and consistent"
-        if not total
-        else (f"{plural(total, 'row')} fail integrity: " + ", ".join(found))
-    )
+    elif systemic and len(systemic) == total:
+        summary = "; ".join(text if ticker is None else f"{ticker}: {text}" for ticker, text in systemic[:3])
+    else:
+        summary = f"{plural(total, 'problem')}: " + ", ".join(found)
     return CheckOutcome(name, total == 0, summary, columns, rows, total, counts)
+
+
+def _systemic_problems(
+    conn: duckdb.DuckDBPyConnection, table: str, stored: int, max_share: float, min_rows: int
+) -> list[tuple[str | None, str]]:
+    """(ticker or None, problem) for an empty or shrunk table and for tickers whose last load was
+    mostly refused, from meta.load_batches (absent before the first logged load)."""
+    out: list[tuple[str | None, str]] = []
+    if stored == 0:
+        out.append((None, f"{table} is empty"))
+    if not table_exists(conn, BATCH_LOG):
+        return out
+    last = conn.execute(
+        f"select table_rows, run_id from {BATCH_LOG} where relation = ? and part is null "
+        "order by loaded_at desc limit 1",
+        [table],
+    ).fetchall()
+    if last and last[0][0] is not None and stored < last[0][0]:
+        out.append((
+            None,
+            f"{table} holds {plural(int(stored), 'row')}, {int(last[0][0]) - int(stored)} fewer than after "
+            f"its last load (run {last[0][1]}): rows were deleted outside the loader",
+        ))
+    for ticker, run_id, received, rejected in conn.execute(
+        f"select part, run_id, received, rejected from {BATCH_LOG} "
+        "where relation = ? and part is not null and received >= ? and rejected > ? * received "
+        "order by part",
+        [table, int(min_rows), float(max_share)],
+    ).fetchall():
+        out.append((
+            ticker,
+            f"the last load (run {run_id}) refused {rejected} of {received} rows "
+            f"({rejected / received:.0%}, more than {max_share:.0%}): the source is broken for this ticker",
+        ))
+    return out
 
 
 def _session_table(conn: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date) -> None:
@@ -116,7 +186,10 @@ def _session_table(conn: duckdb.DuckDBPyConnection, first: dt.date, last: dt.dat
 
 def completeness(conn: duckdb.DuckDBPyConnection, *, table: str = TABLE) -> CheckOutcome:
     """Every NYSE session between a ticker's first and last stored date has a row (holidays and
-    early closes as exchange_calendars' XNYS knows them), and no row falls on a non-session."""
+    early closes as exchange_calendars' XNYS knows them), and no row falls on a non-session.
+
+    A session missing because the loader quarantined its bar is named with the reason and origin
+    (file and line) of its latest quarantine row: the hole a refused bar leaves is reported here."""
     name = "prices_calendar_complete"
     if not table_exists(conn, table):
         return missing_table(name, table)
@@ -128,19 +201,33 @@ def completeness(conn: duckdb.DuckDBPyConnection, *, table: str = TABLE) -> Chec
     cal_first = calendar.nyse().first_session.date()
     _session_table(conn, first, last)
     try:
+        if table_exists(conn, QUARANTINE):
+            refused = (
+                f"select key, arg_max(reason || coalesce(', ' || origin, ''), quarantined_at) as why "
+                f"from {QUARANTINE} where target_table = {sql_literal(table)} group by key"
+            )
+        else:
+            refused = "select null::varchar as key, null::varchar as why where false"
         sql = f"""
             with spans as (
                 select ticker, min(trade_date) as first_date, max(trade_date) as last_date
                 from {table} group by ticker
             ),
-            missing as (
-                select spans.ticker, s.session as trade_date, 'missing session' as problem
+            refused as ({refused}),
+            holes as (
+                select spans.ticker, s.session as trade_date
                 from spans
                 join _nyse_sessions s on s.session between spans.first_date and spans.last_date
                 where not exists (
                     select 1 from {table} t
                     where t.ticker = spans.ticker and t.trade_date = s.session
                 )
+            ),
+            missing as (
+                select h.ticker, h.trade_date,
+                       'missing session' || coalesce(' (quarantined: ' || r.why || ')', '') as problem
+                from holes h
+                left join refused r on r.key = h.ticker || ' ' || cast(h.trade_date as varchar)
             ),
             extra as (
                 select ticker, trade_date, 'row on a non-session' as problem
@@ -151,10 +238,11 @@ def completeness(conn: duckdb.DuckDBPyConnection, *, table: str = TABLE) -> Chec
             select * from missing union all select * from extra
         """
         total, columns, rows = failing_rows(conn, sql, order_by="ticker, trade_date")
-        missing, extra, gappy = conn.execute(
-            f"select count(*) filter (where problem = 'missing session'), "
-            f"count(*) filter (where problem <> 'missing session'), "
-            f"count(distinct ticker) filter (where problem = 'missing session') from ({sql})"
+        missing, extra, gappy, quarantined = conn.execute(
+            f"select count(*) filter (where problem like 'missing session%'), "
+            f"count(*) filter (where problem not like 'missing session%'), "
+            f"count(distinct ticker) filter (where problem like 'missing session%'), "
+            f"count(*) filter (where problem like 'missing session (quarantined%') from ({sql})"
         ).fetchall()[0]
     finally:
         conn.execute("drop table if exists _nyse_sessions")
@@ -163,7 +251,7 @@ def completeness(conn: duckdb.DuckDBPyConnection, *, table: str = TABLE) -> Chec
         (
             t,
             d,
-            p if p == "missing session" else f"row on a non-session ({calendar.closed_reason(d)})",
+            p if p.startswith("missing session") else f"row on a non-session ({calendar.closed_reason(d)})",
         )
         for t, d, p in rows
     ]
@@ -171,13 +259,14 @@ def completeness(conn: duckdb.DuckDBPyConnection, *, table: str = TABLE) -> Chec
         "missing_sessions": int(missing),
         "rows_on_non_sessions": int(extra),
         "tickers_with_gaps": int(gappy),
+        "missing_sessions_quarantined": int(quarantined),
     }
     summary = (
         f"every ticker has every NYSE session from its first to its last stored date "
         f"({first} .. {last})"
         if not total
-        else f"{plural(int(missing), 'missing session')} ({plural(int(gappy), 'ticker')}), "
-        f"{plural(int(extra), 'row')} on non-sessions"
+        else f"{plural(int(missing), 'missing session')} ({plural(int(gappy), 'ticker')}; "
+        f"{int(quarantined)} of them quarantined at load), {plural(int(extra), 'row')} on non-sessions"
     )
     return CheckOutcome(name, total == 0, summary, columns, rows, total, counts)
 

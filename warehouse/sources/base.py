@@ -10,10 +10,13 @@ from typing import Protocol
 
 import pandas as pd
 
+from warehouse.load import ORIGIN_COLUMNS as ORIGIN_COLUMNS
 from warehouse.load import empty_rejects
 
 # The standard frame of daily bars: one row per ticker and session.
 PRICE_COLUMNS = ["ticker", "trade_date", "open", "high", "low", "close", "adj_close", "volume"]
+# Optional columns after them, ORIGIN_COLUMNS: the file and line of each bar (the files source),
+# so a bar the loader refuses is quarantined with where it came from. Never stored.
 
 
 def empty_bars() -> pd.DataFrame:
@@ -30,7 +33,7 @@ def empty_bars() -> pd.DataFrame:
 class PriceBatch:
     """Daily bars from a source, with everything it could not deliver said by name."""
 
-    bars: pd.DataFrame  # PRICE_COLUMNS; trade_date holds datetime.date values
+    bars: pd.DataFrame  # PRICE_COLUMNS (+ ORIGIN_COLUMNS, optional); trade_date holds datetime.date values
     failed: dict[str, str] = field(default_factory=dict)  # ticker -> why nothing was loaded
     rejects: pd.DataFrame = field(default_factory=empty_rejects)  # rows refused, for quarantine
     skipped_blank: int = 0  # rows with blank or null cells, skipped and counted
@@ -50,6 +53,11 @@ class Source(Protocol):
 
     def daily_bars(self, tickers: Sequence[str], start: dt.date, end: dt.date) -> PriceBatch:
         """Bars for sessions from start to end inclusive. Never raises for a single ticker."""
+        ...
+
+    def first_date(self, tickers: Sequence[str]) -> dt.date | None:
+        """The earliest date the source has bars for, among these tickers; None when it cannot tell
+        without fetching them (then the history start is assumed). Cheap: no download, no full read."""
         ...
 
 

@@ -3,8 +3,10 @@
 Both answer `fetch(series_id, start)` with the same `ParsedSeries`, and both share what fredapi
 lacks:
 - a timeout on every request (fredapi calls urlopen without one and can hang for ever);
-- retries of what is transient (HTTP 429 and 5xx, time-outs, refused or dropped connections),
-  a bounded number of times, with exponential backoff and jitter, honouring Retry-After;
+- retries of what is transient (HTTP 429 and 5xx, time-outs, refused or dropped connections, an
+  answer cut short, a body that is not what FRED sends: truncated XML or CSV, an HTML page), a
+  bounded number of times, with exponential backoff and jitter, honouring Retry-After; then an
+  error that names the series and what happened;
 - a throttle of at most two requests a second per client (FRED's limit is about 120 a minute);
 - errors that name the series and say what to do, and never contain the API key: fredapi puts it
   in every URL, so every message leaving this module is redacted.
@@ -140,6 +142,15 @@ def _start_of_body(body: bytes | str) -> str:
     return f"it starts with {first!r}" if first else "the body is empty"
 
 
+def _end_of_body(text: str) -> str:
+    last = " ".join(text.strip().split())[-40:]
+    return f"it ends with {last!r}"
+
+
+def _attempts(n: int) -> str:
+    return f"{n} attempt" if n == 1 else f"{n} attempts"
+
+
 class _Client:
     """Retries, backoff, throttle and redaction around one `_fetch_once` per attempt."""
 
@@ -191,7 +202,7 @@ class _Client:
                 raise error from None
             if attempt == self.max_attempts:
                 raise FredError(
-                    series_id, f"{error} (gave up after {attempt} attempts)", transient=True
+                    series_id, f"{error} (gave up after {_attempts(attempt)})", transient=True
                 ) from None
             delay = self.backoff(attempt, error.retry_after)
             message = (
@@ -232,10 +243,25 @@ class _Client:
 
 def _network_error(series_id: str, where: str, exc: BaseException, timeout: float) -> FredError:
     reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-    if isinstance(reason, TimeoutError) or isinstance(exc, requests.Timeout):
-        return FredError(series_id, f"{where} did not answer within {timeout:g}s", transient=True)
+    inner = exc.args[0] if isinstance(exc, requests.RequestException) and exc.args else None
+    if (
+        isinstance(reason, TimeoutError)
+        or isinstance(exc, requests.Timeout)
+        or type(inner).__name__ == "ReadTimeoutError"  # urllib3's, when the body stalls
+    ):
+        return FredError(
+            series_id, f"{where} did not answer for {series_id} within {timeout:g}s", transient=True
+        )
+    if isinstance(exc, http.client.IncompleteRead | requests.exceptions.ChunkedEncodingError):
+        return FredError(
+            series_id,
+            f"{where} cut its answer for {series_id} short ({type(exc).__name__}: {exc})",
+            transient=True,
+        )
     return FredError(
-        series_id, f"cannot reach {where}: {type(reason).__name__}: {reason}", transient=True
+        series_id,
+        f"cannot reach {where} for {series_id}: {type(reason).__name__}: {reason}",
+        transient=True,
     )
 
 
@@ -285,7 +311,10 @@ class FredApiClient(_Client):
             with self._opener.open(request, timeout=self.timeout) as response:
                 body = response.read()
         except urllib.error.HTTPError as exc:
-            body = exc.read()
+            try:
+                body = exc.read()
+            except (http.client.HTTPException, OSError):  # the error page itself cut short
+                body = b""
             message = _xml_error_message(body) or f"{exc.reason} ({_start_of_body(body)})"
             raise self._http_error(
                 series_id,
@@ -303,12 +332,8 @@ class FredApiClient(_Client):
             raise _network_error(series_id, self.where, exc, self.timeout) from None
         try:
             root = ET.fromstring(body)
-        except ET.ParseError:
-            raise FredError(
-                series_id,
-                f"{self.where} answered for {series_id} with something that is not FRED's "
-                f"XML ({_start_of_body(body)}): is ROTATION_FRED_BASE_URL right?",
-            ) from None
+        except ET.ParseError as exc:
+            raise _malformed_xml(series_id, self.where, body, exc) from None
         if root.tag == "error":
             message = root.get("message", "")
             raise self._http_error(
@@ -319,6 +344,7 @@ class FredApiClient(_Client):
                 series_id,
                 f"{self.where} answered for {series_id} with <{root.tag}>, not FRED's XML "
                 f"of observations ({_start_of_body(body)}): is ROTATION_FRED_BASE_URL right?",
+                transient=True,
             )
         return root
 
@@ -334,6 +360,19 @@ class FredApiClient(_Client):
                 series_id, f"FRED's XML for {series_id} cannot be read: {exc}"
             ) from None
         return _from_series(series_id, values)
+
+
+def _malformed_xml(series_id: str, where: str, body: bytes, exc: ET.ParseError) -> FredError:
+    """A body that does not parse: FRED's XML cut short, or something else (an HTML page)."""
+    text = body.decode("utf-8", "replace").lstrip()
+    if text.startswith(("<?xml", "<observations")):
+        what = f"XML that breaks off ({exc}; {_end_of_body(text)}): the answer was cut short"
+    else:
+        what = (
+            f"something that is not FRED's XML ({_start_of_body(body)}): "
+            "is ROTATION_FRED_BASE_URL right?"
+        )
+    return FredError(series_id, f"{where} answered for {series_id} with {what}", transient=True)
 
 
 def _xml_error_message(body: bytes) -> str | None:
@@ -390,7 +429,7 @@ class FredCsvClient(_Client):
         self.throttle.wait()
         try:
             response = self._session.get(self.url, params=params, timeout=self.timeout)
-        except (requests.Timeout, requests.ConnectionError) as exc:
+        except requests.RequestException as exc:
             raise _network_error(series_id, self.where, exc, self.timeout) from None
         if response.status_code != 200:
             message = f"{response.reason} ({_start_of_body(response.content)})"
@@ -401,7 +440,17 @@ class FredCsvClient(_Client):
                 self.where,
                 response.headers.get("Retry-After"),
             )
+        text = response.content.decode("utf-8", "replace")
         try:
-            return parse_fred_csv(response.content.decode("utf-8", "replace"), series_id, origin)
-        except FredCsvError as exc:
-            raise FredError(series_id, str(exc)) from None
+            parsed = parse_fred_csv(text, series_id, origin)
+        except FredCsvError as exc:  # an HTML page, an error text, another layout
+            raise FredError(series_id, str(exc), transient=True) from None
+        if not text.endswith("\n"):
+            # FRED ends every line of its CSV, the last included: a body that stops mid-line was cut.
+            raise FredError(
+                series_id,
+                f"{self.where} answered for {series_id} with a CSV that breaks off mid-line "
+                f"({_end_of_body(text)}): the answer was cut short",
+                transient=True,
+            )
+        return parsed

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from warehouse.sources.base import PRICE_COLUMNS
+from warehouse.sources.base import ORIGIN_COLUMNS, PRICE_COLUMNS
 
 ALIASES = {
     "date": "date", "timestamp": "date", "datetime": "date", "time": "date", "day": "date",
@@ -89,7 +89,9 @@ def _header(rows: list[list[str]], path: Path) -> tuple[list[str], int, str]:
     return names, 1, layout
 
 
-def read_price_file(path: Path, ticker: str) -> ParsedFile:
+def read_price_file(path: Path, ticker: str, *, with_origin: bool = False) -> ParsedFile:
+    """The file's bars (PRICE_COLUMNS), oldest first. `with_origin`: also the ORIGIN_COLUMNS, the
+    file's path and each bar's line, so a bar the loader refuses is quarantined with them."""
     path = Path(path)
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
@@ -137,9 +139,9 @@ def read_price_file(path: Path, ticker: str) -> ParsedFile:
             rejects.append({"key": f"{ticker} {day}", "origin": f"{path} line {line_no}",
                             "reason": f"a number cannot be read ({where})", "payload": cells})
             continue
-        records.append((day, *values))
+        records.append((day, *values, line_no))
 
-    frame = pd.DataFrame.from_records(records, columns=["trade_date", *wanted])
+    frame = pd.DataFrame.from_records(records, columns=["trade_date", *wanted, "origin_line"])
     frame = frame.sort_values("trade_date", kind="stable").reset_index(drop=True)
     if layout == "history csv":
         frame = _unadjust_history(frame)
@@ -152,7 +154,9 @@ def read_price_file(path: Path, ticker: str) -> ParsedFile:
         if name not in frame:
             frame[name] = np.nan
     frame.insert(0, "ticker", ticker)
-    return ParsedFile(frame[PRICE_COLUMNS], rejects, skipped, layout)
+    frame["origin_file"] = str(path)
+    columns = [*PRICE_COLUMNS, *ORIGIN_COLUMNS] if with_origin else PRICE_COLUMNS
+    return ParsedFile(frame[columns], rejects, skipped, layout)
 
 
 def _unadjust_history(frame: pd.DataFrame) -> pd.DataFrame:

@@ -231,3 +231,7 @@ class SampleSource:
         if end < self._start:
             batch.notes.append(f"the sample starts on {self._start}; nothing before it")
         return batch
+
+    def first_date(self, tickers: Sequence[str]) -> dt.date | None:
+        """The synthetic market's first session, for any ticker (it makes every one from there)."""
+        return self._start

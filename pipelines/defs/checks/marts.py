@@ -8,10 +8,27 @@ from warehouse.checks import marts
 from warehouse.checks.config import load_config
 
 
+def _grain(model: sql_models.Model) -> str:
+    """The unique_key check's promise, in words."""
+    if model.unique_key is None:
+        return "its header declares no unique_key, so nothing is checked"
+    if not model.unique_key:
+        return "it holds at most one row (unique_key: [] in its header)"
+    nullable = (
+        f" (except {', '.join(model.unique_key_nullable)}, where NULL is one value of the key)"
+        if model.unique_key_nullable
+        else ""
+    )
+    return (
+        f"it holds one row per ({', '.join(model.unique_key)}), the grain its header declares as "
+        f"unique_key, and no key column is NULL{nullable}"
+    )
+
+
 def model_checks(
     model: sql_models.Model, params: dict, models: list[sql_models.Model], settings: dict
 ) -> dg.AssetChecksDefinition:
-    """non_empty, latest_date_current, key_metrics_not_null, schema_matches_header of a model."""
+    """non_empty, unique_key, latest_date_current, key_metrics_not_null, schema_matches_header of a model."""
     inputs = marts.dated_inputs(
         model,
         params,
@@ -33,6 +50,18 @@ def model_checks(
                 f"Protects reports from an empty {model.relation}: the model has rows. ERROR (not "
                 "blocking: a mart feeds no ingestion). When it fails: its inputs are empty or the "
                 "SQL filters everything out; materialise the upstream assets, then this one."
+            ),
+        ),
+        CheckDef(
+            "unique_key",
+            lambda conn, cfg, run: marts.unique_key(conn, model),
+            ERROR,
+            description=(
+                f"Protects every reader of {model.relation} from double counting: {_grain(model)}. "
+                "ERROR (not blocking). When it fails: the failing rows are the rows that share a key "
+                "or have a NULL in it. A join in the SQL fans out (an input with two rows for one "
+                "key) or an input holds such rows itself; fix the SQL or the input, then materialise "
+                "the model with full_refresh: true."
             ),
         ),
         CheckDef(

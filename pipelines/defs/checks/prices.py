@@ -29,12 +29,19 @@ CHECKS = [
         blocking=True,
         config_key="prices.integrity",
         description=(
-            "Protects every mart from corrupt bars: one row per (ticker, trade_date), close and "
-            "adj_close present and positive, low <= min(open, close) <= max(open, close) <= high "
-            "(within ohlc_tolerance), volume not negative. ERROR and blocking: the marts are not "
-            "built while it fails. When it fails: the failing_rows name each bad bar; fix the "
-            "source file (files source) or delete the rows and re-run the partition (live), then "
-            "re-materialise core/prices_daily."
+            "Protects every mart from systemic faults in the bars, not from one bad bar (the loader "
+            "quarantines those with their reason, file and line; see no_rows_quarantined). Fails "
+            "when a (ticker, trade_date) is stored twice; when a stored row breaks a load rule (NULL "
+            "key, NaN/infinite or non-positive price, high below low, open or close outside [low, "
+            "high] beyond ohlc_tolerance, negative volume, a date that is not an NYSE session), "
+            "which only happens when the table was written without the loader; when the table is "
+            "empty or holds fewer rows than after its last load; or when the last load of a ticker "
+            "refused more than max_rejected_share of its rows (batches of min_batch_rows or more). "
+            "ERROR and blocking: only what depends on core/prices_daily is stopped while it fails. "
+            "When it fails: the failing_rows name the ticker or the bar. A mostly refused ticker has "
+            "a broken file or source (core.quarantine gives the reasons and lines): fix it and "
+            "re-materialise the partition. Duplicated or rule-breaking rows were written by hand: "
+            "delete them and re-run the partition. A shrunk table: re-run the partitions that lost rows."
         ),
     ),
     schema_matches_ddl(TABLE, "10_prices.sql"),
@@ -46,7 +53,8 @@ CHECKS = [
         description=(
             "Protects returns and windows from silent gaps: every NYSE session (exchange_calendars "
             "XNYS: holidays, special closures and early closes) between a ticker's first and last "
-            "stored date has a row, and no row is dated on a non-session. WARN: a source can "
+            "stored date has a row, and no row is dated on a non-session. A session missing because its "
+            "bar was quarantined at load is named with the reason and the file and line. WARN: a source can "
             "legitimately lack a day (a halt), and the marts still compute across a gap. When it "
             "fails: re-run the month's partition; a row on a holiday usually means the source's "
             "dates are shifted (time zone) - check the file or the source."
@@ -124,8 +132,15 @@ CHECKS = [
     no_rows_quarantined(
         TABLE,
         what="rows",
-        why="NULL or non-positive close, unparseable date, one key twice with different values",
-        fix="fix the rows at the source (the origin column names the file and line) and re-run the partition.",
+        why=(
+            "NaN, infinite, NULL or non-positive prices, high below low, open or close outside [low, high] "
+            "beyond ohlc_tolerance, negative volume, a date that is not an NYSE session, an unparseable "
+            "date, one key twice with different values; the rest of the ticker loads"
+        ),
+        fix=(
+            "fix the rows at the source (the origin column names the file and line) and re-run the "
+            "partition; prices_calendar_complete shows the hole each one leaves."
+        ),
     ),
 ]
 

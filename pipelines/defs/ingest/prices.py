@@ -2,18 +2,22 @@
 
 
 import datetime as dt
+from collections import Counter
 
 import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from pipelines.defs.metadata import WRITER_POOL, table_metadata
-from pipelines.defs.partitions import monthly_partitions
+from pipelines.defs.metadata import WRITER_POOL, active_metadata, table_metadata
+from pipelines.defs.partitions import month_key, monthly_partitions, source_first_date
 from pipelines.defs.resources import MarketSourceResource
-from warehouse import calendar
+from pipelines.defs.retries import transient_only
+from warehouse import calendar, settings
 from warehouse.db import ensure_schema
 from warehouse.prices import load_prices
-from warehouse.universe import load_universe
+from warehouse.sources.base import PriceBatch, Source
+from warehouse.sources.live import TRANSIENT
+from warehouse.universe import EARLIEST_START, Universe, load_universe
 
 
 def partition_days(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date]:
@@ -26,7 +30,6 @@ def partition_days(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date]
 
 @dg.asset(
     key=["core", "prices_daily"],
-    group_name="ingest",
     partitions_def=monthly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=WRITER_POOL,
@@ -39,9 +42,14 @@ def partition_days(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date]
         "Daily bars (raw and adjusted close) of every ticker in config/universe.toml, one row per "
         "ticker and NYSE session. Each run loads its partition range plus the sessions before it "
         "(history.refetch_sessions) so revised or partial bars are corrected; bars of a session "
-        "that has not closed are not stored. Rows that fail validation go to core.quarantine."
+        "that has not closed are not stored. Rows that fail validation go to core.quarantine. "
+        "A run that covers the first month loads the whole history the source has; rows before "
+        "history.start are left out and counted per ticker (rows_left_out_before_start). "
+        "months_without_rows names the run's months the source had no rows for, and each month's "
+        "materialisation says how many it got (rows_in_month)."
     ),
 )
+@transient_only
 def prices_daily(
     context: dg.AssetExecutionContext,
     duckdb: DuckDBResource,
@@ -54,17 +62,22 @@ def prices_daily(
     if not sessions:
         reason = calendar.closed_reason(first_day) if first_day == last_day else "no session"
         context.log.info(f"No NYSE session from {first_day} to {last_day} ({reason}): nothing to load.")
-        return dg.MaterializeResult(metadata={"rows_written": 0, "skipped_reason": reason})
+        return dg.MaterializeResult(metadata={**active_metadata(), "rows_written": 0, "skipped_reason": reason})
 
-    fetch_from = calendar.shift_sessions(sessions[0], -universe.refetch_sessions)
     source = market_source.prices()
+    fetch_from = fetch_start(universe, source, first_day, sessions[0])
     context.log.info(
         f"Fetching {len(universe.tickers)} tickers from the {source.name} source, "
-        f"{fetch_from} to {sessions[-1]} ({len(sessions)} sessions + {universe.refetch_sessions} re-fetched)"
+        f"{fetch_from} to {sessions[-1]} ({len(sessions)} sessions of the run's months, "
+        + ("from the whole history the source has)" if first_day <= universe.history_start
+           else f"+ {universe.refetch_sessions} re-fetched)")
     )
     batch = source.daily_bars(universe.tickers, fetch_from, sessions[-1])
     for note in batch.notes:
         context.log.info(note)
+    left_out = leave_out_before(batch, universe.history_start)
+    for line in left_out_lines(left_out, universe):
+        context.log.warning(line)
     with duckdb.get_connection() as conn:
         ensure_schema(conn)
         load = load_prices(conn, batch, source=source.name, run_id=context.run_id)
@@ -73,12 +86,17 @@ def prices_daily(
         context.log.warning(f"{ticker}: not loaded: {why}")
     if not load.tickers_loaded:
         raise dg.Failure(
-            description=f"No ticker loaded from the {source.name} source.",
+            description=f"No ticker loaded from the {source.name} source ({fetch_from} to {sessions[-1]} asked for).",
             metadata={"tickers_failed": dg.MetadataValue.json(load.tickers_failed)},
+            # A time-out, a 5xx or a rate limit may pass on the retry; an unknown symbol will not.
+            allow_retries=any(TRANSIENT.search(why) for why in load.tickers_failed.values()),
         )
     r = load.result
+    history = history_metadata(context, batch, left_out, universe, load.first_date, load.last_date, sessions[-1])
     return dg.MaterializeResult(
         metadata={
+            **active_metadata(),
+            **history,
             "source": source.name,
             "rows_inserted": r.inserted,
             "rows_updated": r.updated,
@@ -99,3 +117,107 @@ def prices_daily(
 def conn_rowcount(duckdb: DuckDBResource) -> int:
     with duckdb.get_connection() as conn:
         return conn.execute("select count(*) from core.prices_daily").fetchone()[0]
+
+
+# --- history: where a run starts, what it leaves out, which months got no rows -----------------
+
+
+def fetch_start(universe: Universe, source: Source, first_day: dt.date, first_session: dt.date) -> dt.date:
+    """The first day the run asks the source for.
+
+    A run that covers the first partition asks for the whole history the source has (from the
+    earliest date it knows of, at latest EARLIEST_START), so a file loads from its first row and the
+    rows before a configured history.start can be counted before they are left out. Any other run
+    asks from history.refetch_sessions sessions before its first session (not before the start).
+    """
+    if first_day <= universe.history_start:
+        known = source_first_date(source, universe.tickers)
+        return min(EARLIEST_START, known) if known else EARLIEST_START
+    return max(calendar.shift_sessions(first_session, -universe.refetch_sessions), universe.history_start)
+
+
+def leave_out_before(batch: PriceBatch, start: dt.date) -> dict[str, int]:
+    """Drop the batch's bars dated before `start`, in place; the count left out per ticker."""
+    bars = batch.bars
+    before = bars["trade_date"] < start
+    if not before.any():
+        return {}
+    counts = bars.loc[before, "ticker"].value_counts()
+    batch.bars = bars[~before].reset_index(drop=True)
+    return {str(t): int(n) for t, n in sorted(counts.items())}
+
+
+def start_reason(universe: Universe) -> str:
+    """Why rows before the history start are not kept, in words, with the file to change."""
+    try:
+        where = universe.path.resolve().relative_to(settings.PROJECT_ROOT)
+    except ValueError:
+        where = universe.path
+    if universe.start_configured:
+        return f"history.start in {where}"
+    return f"the warehouse's history starts on {EARLIEST_START}, the first session of its NYSE calendar"
+
+
+def left_out_lines(left_out: dict[str, int], universe: Universe) -> list[str]:
+    """One line per ticker: '^GSPC: 15,530 rows before 1990-01-02 left out (history.start in ...)'."""
+    why = start_reason(universe)
+    return [f"{t}: {n:,} rows before {universe.history_start} left out ({why})" for t, n in left_out.items()]
+
+
+def month_rows(bars) -> Counter:
+    """Rows per monthly partition key."""
+    per_month: Counter = Counter()
+    for day, n in bars["trade_date"].value_counts().items():
+        per_month[month_key(day)] += int(n)
+    return per_month
+
+
+def history_metadata(
+    context: dg.AssetExecutionContext,
+    batch: PriceBatch,
+    left_out: dict[str, int],
+    universe: Universe,
+    first_loaded: dt.date | None,
+    last_loaded: dt.date | None,
+    last_session: dt.date,
+) -> dict:
+    """What the run's months hold: the months of its range the source returned no rows for (also
+    as rows_in_month on each partition's own materialisation), the rows left out before the
+    history start, and the first and last date loaded. Logged too."""
+    per_month = month_rows(batch.bars)
+    keys = context.partition_keys
+    empty = [k for k in keys if not per_month.get(k)]
+    for key in keys:
+        context.add_asset_metadata({"rows_in_month": per_month.get(key, 0)}, partition_key=key)
+    context.log.info(f"Loaded bars dated {first_loaded} to {last_loaded}")
+    if empty:
+        # The current month before its first close: no row yet is no gap.
+        open_months = [k for k in empty if k > month_key(last_session)]
+        context.log.warning(
+            f"{len(empty)} of the run's {len(keys)} months got no rows from the source: {month_spans(empty)}"
+            + (f" ({month_spans(open_months)}: no session has closed in it yet)" if open_months else "")
+        )
+    return {
+        "history_start": str(universe.history_start),
+        "months_without_rows": dg.MetadataValue.json(empty),
+        "rows_left_out_before_start": dg.MetadataValue.json(left_out),
+    }
+
+
+def month_spans(keys: list[str]) -> str:
+    """Consecutive month keys as spans: '1927-12 .. 2014-12 (1045 months), 2020-03'."""
+    spans: list[list[str]] = []
+    for key in keys:
+        if spans and _next_month(spans[-1][-1]) == key:
+            spans[-1].append(key)
+        else:
+            spans.append([key])
+    return ", ".join(
+        span[0][:7] if len(span) == 1 else f"{span[0][:7]} .. {span[-1][:7]} ({len(span)} months)" for span in spans
+    )
+
+
+def _next_month(key: str) -> str:
+    year, month = int(key[:4]), int(key[5:7])
+    return f"{year + month // 12:04d}-{month % 12 + 1:02d}-01"
+
