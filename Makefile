@@ -29,6 +29,8 @@ faults: install  ## the slow fault-injection tests (whole runs killed, two at on
 	$(BIN)/python -m pytest -m faults
 
 ui: install  ## Dagster UI and daemon (schedules run) on http://127.0.0.1:3000
+	@# The writer pool exists before the first run: two first runs cannot both take it.
+	@$(BIN)/dagster instance concurrency set duckdb_writer 1 >/dev/null
 	$(BIN)/dg dev --host 127.0.0.1 --port 3000
 
 sql: install  ## make sql Q="select ..." : query the read snapshot

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from pipelines.orphans import process_tags, release_orphaned_runs
 from warehouse import settings
-from warehouse.db import connect
+from warehouse.db import WarehouseFileError, check_file, connect
 
 
 def banner(text: str) -> None:
@@ -101,6 +102,11 @@ def main() -> int:
         banner(active.headline)
     else:
         print(active.headline, flush=True)
+    try:
+        check_file(active.warehouse)
+    except WarehouseFileError as exc:
+        print(f"\n{exc}", file=sys.stderr)
+        return 2
     # Imported after the environment is settled: resources read it when the definitions load.
     from pipelines.definitions import defs as load_defs
 
@@ -109,7 +115,9 @@ def main() -> int:
     graph = defs.resolve_asset_graph()
     job = defs.resolve_implicit_global_asset_job_def()
     asset_of_step = steps_to_assets(defs)
-    tags = active.tags()
+    tags = {**active.tags(), **process_tags()}
+    for run_id in release_orphaned_runs(instance):
+        print(f"Run {run_id} of a `make run` that was killed is marked failed (its writer pool is free).")
 
     keys = partition_keys()
     selection = sorted(k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable)
@@ -133,7 +141,10 @@ def main() -> int:
 
     path = active.warehouse
     if path.exists():
-        print("\n" + summary(path))
+        try:
+            print("\n" + summary(path))
+        except WarehouseFileError as exc:
+            print(f"\n{exc}", file=sys.stderr)
     report = outcome.report()
     if report:
         print("\n" + report)

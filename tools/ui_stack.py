@@ -111,6 +111,9 @@ class UiStack:
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "dagster.yaml").write_text(instance_yaml(self.home), encoding="utf-8")
         env = {**os.environ, **self.env, "DAGSTER_HOME": str(self.home)}
+        # As `make ui` does: the writer pool exists before the first run.
+        subprocess.run([str(Path(sys.executable).with_name("dagster")), "instance", "concurrency", "set",
+                        "duckdb_writer", "1"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
         dg = Path(sys.executable).with_name("dg")
         self.process = subprocess.Popen(
             [str(dg), "dev", "--host", "127.0.0.1", "--port", str(self.port)],

@@ -149,11 +149,17 @@ class Model:
         return found
 
 
+@functools.lru_cache(maxsize=1)
+def _parser() -> duckdb.DuckDBPyConnection:
+    """One in-memory database for parsing: a new one costs tens of milliseconds."""
+    return duckdb.connect()
+
+
 @functools.lru_cache(maxsize=256)
 def _parse_tree(sql: str) -> dict:
     """DuckDB's parse of `sql` as JSON. Cached: the definitions ask for every model's inputs
-    several times while loading, and each new connection costs tens of milliseconds."""
-    with duckdb.connect() as conn:
+    several times while loading."""
+    with _parser().cursor() as conn:
         return json.loads(conn.execute("select json_serialize_sql(?)", [sql]).fetchall()[0][0])
 
 
@@ -285,10 +291,19 @@ def _parsed(path: Path, layer: str, mtime_ns: int, size: int) -> Model:
 def load_params(path: Path | None = None) -> dict:
     path = Path(path or settings.config_dir() / "models.toml")
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        raw = tomllib.loads(text)
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ModelError(f"{path}: cannot read the model parameters: {exc}") from exc
     params = dict(raw.get("params", {}))
+    for name, value in params.items():
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            from warehouse.checks.config import toml_line
+
+            raise ModelError(
+                f"{path} line {toml_line(text, 'params', name)}: parameter {name} must be a number or a string, "
+                f"got {value!r}"
+            )
     params["_breadth_groups"] = raw.get("breadth", {}).get("groups", {})
     return params
 

@@ -27,6 +27,8 @@ EARLIEST_START = dt.date(1927, 12, 30)
 class UniverseError(ValueError):
     """A universe file that cannot be used; the message names the file and the entry."""
 
+    needle: str | None = None  # text of the offending entry, to find its line
+
 
 @dataclass(frozen=True)
 class Pair:
@@ -75,11 +77,30 @@ def load_universe(path: Path | None = None) -> Universe:
         raise UniverseError(f"{path}: the universe file does not exist") from exc
     except tomllib.TOMLDecodeError as exc:
         raise UniverseError(f"{path}: not valid TOML ({exc})") from exc
-    return _parse(raw, path)
+    try:
+        return _parse(raw, path)
+    except UniverseError as exc:
+        if exc.needle is None:
+            raise
+        line = _line_of(path.read_text(encoding="utf-8"), exc.needle)
+        if line is None:
+            raise
+        raise UniverseError(str(exc).replace(f"{path}: ", f"{path} line {line}: ", 1)) from exc
 
 
-def _fail(path: Path, message: str) -> UniverseError:
-    return UniverseError(f"{path}: {message}")
+def _line_of(text: str, needle: str) -> int | None:
+    """The first line (1-based) outside comments that holds `needle`."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if needle in line.split("#", 1)[0]:
+            return number
+    return None
+
+
+def _fail(path: Path, message: str, needle: str | None = None) -> UniverseError:
+    """The error; `needle` is text of the offending entry, so the file's line can be named."""
+    error = UniverseError(f"{path}: {message}")
+    error.needle = needle
+    return error
 
 
 def _symbol_list(path: Path, where: str, value: object, pattern: re.Pattern, kind: str) -> list:
@@ -92,9 +113,10 @@ def _symbol_list(path: Path, where: str, value: object, pattern: re.Pattern, kin
                 path,
                 f"{where}: {item!r} is not a valid {kind} "
                 f"(upper case, e.g. {'IWM or ^RUT' if kind == 'ticker' else 'DFF'})",
+                needle=f'"{item}"' if isinstance(item, str) else None,
             )
         if item in out:
-            raise _fail(path, f"{where}: {item!r} is listed twice")
+            raise _fail(path, f"{where}: {item!r} is listed twice", needle=f'"{item}"')
         out.append(item)
     return out
 

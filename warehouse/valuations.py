@@ -15,6 +15,7 @@ same day sit side by side, and a model picks by `source` and `method`.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ import pyarrow as pa
 from warehouse import changes, settings
 from warehouse.db import transaction
 from warehouse.load import LoadResult, TableSpec, rejects_frame, upsert
-from warehouse.sources.valuation_files import ParsedValuations, read_valuation_csv
+from warehouse.sources.valuation_files import ParsedValuations, ValuationFileError, read_valuation_csv
 from warehouse.sources.valuations import VALUATION_COLUMNS, ValuationBatch
 from warehouse.valuation_terms import quarantine_rules
 
@@ -126,9 +127,34 @@ class PublishedLoad:
     notes: list[str] = field(default_factory=list)
 
 
+def _header_line(path: Path) -> int | None:
+    """The line of the file's header: its first line that is not blank or a '#' comment (as the
+    reader skips them)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return None
+    reader = csv.reader(text.splitlines(keepends=True))
+    for cells in reader:
+        if cells and any(c.strip() for c in cells) and not cells[0].lstrip().startswith("#"):
+            return reader.line_num
+    return None
+
+
 def read_published(path: Path | None = None, today: dt.date | None = None) -> ParsedValuations:
-    """The published observations; every row must name its publisher."""
-    return read_valuation_csv(path or published_path(), require_publisher=True, today=today)
+    """The published observations; every row must name its publisher.
+
+    A malformed row is refused with its line (ParsedValuations.problems); a header that cannot be
+    used refuses the file with ValuationFileError naming the header's line."""
+    path = Path(path or published_path())
+    try:
+        return read_valuation_csv(path, require_publisher=True, today=today)
+    except ValuationFileError as exc:
+        prefix = f"{path}: "
+        line = _header_line(path) if "header" in str(exc) else None
+        if line is None or not str(exc).startswith(prefix):
+            raise
+        raise ValuationFileError(f"{path} line {line}: {str(exc)[len(prefix):]}") from exc
 
 
 def load_published(

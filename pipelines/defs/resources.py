@@ -16,6 +16,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import PrivateAttr
 
 from warehouse import settings
+from warehouse.db import check_file, open_error
 from warehouse.sources.base import Source, open_source
 
 # A lock held by another process (a reader of the warehouse file, `make run` while the UI runs)
@@ -53,7 +54,9 @@ def _is_lock_error(exc: duckdb.Error) -> bool:
 
 
 def open_waiting_for_lock(path: str, config: dict, wait_s: float = LOCK_WAIT_S, log=None) -> duckdb.DuckDBPyConnection:
-    """duckdb.connect, retried with backoff while another process holds the file's lock."""
+    """duckdb.connect, retried with backoff while another process holds the file's lock. A file
+    that is not a DuckDB database (or a damaged one) is refused by name and left unchanged."""
+    check_file(path)
     deadline = time.monotonic() + wait_s
     delay = 0.2
     while True:
@@ -61,6 +64,9 @@ def open_waiting_for_lock(path: str, config: dict, wait_s: float = LOCK_WAIT_S, 
             return duckdb.connect(path, config=config)
         except duckdb.Error as exc:
             if not _is_lock_error(exc) or time.monotonic() + delay > deadline:
+                clear = open_error(path, exc)
+                if clear is not None:
+                    raise clear from exc
                 raise
             if log is not None:
                 log.info(f"{path} is locked by another process; retrying in {delay:.1f} s")

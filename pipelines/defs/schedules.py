@@ -166,3 +166,18 @@ automation = dg.AutomationConditionSensorDefinition(
     minimum_interval_seconds=60,
     description="Builds models, checks, the read snapshot and the reports after their inputs change.",
 )
+
+
+@dg.sensor(
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Marks failed the runs of a `make run` whose process is gone (killed), so the duckdb_writer "
+        "pool they held is free and the runs launched from the UI stop queueing behind them."
+    ),
+)
+def release_orphaned_runs(context: dg.SensorEvaluationContext):
+    from pipelines.orphans import release_orphaned_runs as release
+
+    released = release(context.instance)
+    return dg.SkipReason(f"marked failed: {', '.join(released)}" if released else "no orphaned run")

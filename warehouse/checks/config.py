@@ -2,12 +2,14 @@
 
 Each [<domain>.<check>] table holds keyword arguments of one check function (warehouse/checks/
 <domain>.py); a key the file does not set keeps the function's default. A key that is no threshold
-of that check, or a value of the wrong type, is refused with the file's path and the key's name.
+of that check, or a value of the wrong type, is refused with the file's path, the line and the
+key's name ("config/checks.toml line 42: [prices.outliers] vol_multipel is not a threshold ...").
 """
 
 from __future__ import annotations
 
 import inspect
+import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
@@ -94,48 +96,94 @@ def _convert(default: Any, value: Any) -> Any:
     return value
 
 
+TABLE_HEADER = re.compile(r"^\s*\[\[?\s*([^\[\]]+?)\s*\]\]?\s*(?:#.*)?$")
+TOML_ERROR_LINE = re.compile(r"\(at line (\d+), column \d+\)")
+
+
+def _key_name(text: str) -> str:
+    return ".".join(part.strip().strip("\"'") for part in text.split("."))
+
+
+def toml_line(text: str, table: str | None, key: str | None = None) -> int | None:
+    """The line (1-based) of `key` inside the table `table` ('prices.outliers'; None for the
+    top level) of a TOML text, or of the table's header when `key` is None or not written there
+    as `key = ...`; None when neither is found. For error messages: tomllib gives no positions."""
+    current: str | None = None
+    header_line = None
+    assignment = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=") if key else None
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = TABLE_HEADER.match(line)
+        if header:
+            current = _key_name(header[1])
+            if current == table and header_line is None:
+                header_line = number
+            continue
+        if current == table and assignment is not None and assignment.match(line):
+            return number
+    return header_line
+
+
+def toml_error_line(exc: tomllib.TOMLDecodeError) -> int | None:
+    """The line tomllib's error names ("... (at line 7, column 3)")."""
+    found = TOML_ERROR_LINE.search(str(exc))
+    return int(found[1]) if found else None
+
+
+def _where(path: Path, line: int | None) -> str:
+    return f"{path} line {line}" if line else f"{path}"
+
+
 @lru_cache(maxsize=8)
 def _load(path: Path, mtime: float) -> dict[str, dict[str, Any]]:
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        raw = tomllib.loads(text)
     except FileNotFoundError:
-        raw = {}
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        text, raw = "", {}
+    except tomllib.TOMLDecodeError as exc:
+        raise ChecksConfigError(
+            f"{_where(path, toml_error_line(exc))}: not valid TOML, cannot read the check thresholds: {exc}"
+        ) from exc
+    except (OSError, UnicodeDecodeError) as exc:
         raise ChecksConfigError(f"{path}: cannot read the check thresholds: {exc}") from exc
+
+    def at(table: str | None, key: str | None = None) -> str:
+        return _where(path, toml_line(text, table, key))
+
     functions = registry()
     out: dict[str, dict[str, Any]] = {key: thresholds_of(fn) for key, fn in functions.items()}
     out["marts"] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in MARTS_DEFAULTS.items()}
     for domain, tables in raw.items():
         if not isinstance(tables, dict):
-            raise ChecksConfigError(f"{path}: {domain} must be a table like [{domain}.<check>]")
+            raise ChecksConfigError(f"{at(None, domain)}: {domain} must be a table like [{domain}.<check>]")
         if domain == "marts":
             for key, value in tables.items():
                 if key not in MARTS_DEFAULTS:
                     raise ChecksConfigError(
-                        f"{path}: [marts] {key} is not a setting; "
+                        f"{at('marts', key)}: [marts] {key} is not a setting; "
                         f"use one of {', '.join(MARTS_DEFAULTS)}"
                     )
                 if not isinstance(value, dict):
-                    raise ChecksConfigError(f"{path}: [marts] {key} must be a table")
+                    raise ChecksConfigError(f"{at('marts', key)}: [marts] {key} must be a table")
                 out["marts"][key] = value
             continue
         for check, values in tables.items():
             key = f"{domain}.{check}"
             if key not in functions:
                 known = ", ".join(sorted(functions))
-                raise ChecksConfigError(f"{path}: [{key}] is not a check; the checks are {known}")
+                raise ChecksConfigError(f"{at(key)}: [{key}] is not a check; the checks are {known}")
             if not isinstance(values, dict):
-                raise ChecksConfigError(f"{path}: [{key}] must be a table of thresholds")
+                raise ChecksConfigError(f"{at(domain, check)}: [{key}] must be a table of thresholds")
             defaults = thresholds_of(functions[key])
             for name, value in values.items():
                 if name not in defaults:
                     allowed = ", ".join(defaults) or "none"
                     raise ChecksConfigError(
-                        f"{path}: [{key}] {name} is not a threshold of this check ({allowed})"
+                        f"{at(key, name)}: [{key}] {name} is not a threshold of this check ({allowed})"
                     )
                 if not _type_ok(defaults[name], value):
                     raise ChecksConfigError(
-                        f"{path}: [{key}] {name} = {value!r} has the wrong type; "
+                        f"{at(key, name)}: [{key}] {name} = {value!r} has the wrong type; "
                         f"expected one like {defaults[name]!r}"
                     )
                 out[key][name] = _convert(defaults[name], value)

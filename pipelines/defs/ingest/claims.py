@@ -6,14 +6,20 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from pipelines.defs.metadata import WRITER_POOL, active_metadata, table_metadata
-from warehouse.claims import ClaimsError, default_path, load_claims
+from warehouse.claims import ClaimsError, default_path, load_claims, read_claims
 from warehouse.db import ensure_schema
 
 
 def claims_version() -> str:
-    """A new code version whenever the file changes, so an edit shows (and re-runs) the asset."""
+    """A new code version whenever the file changes, so an edit shows (and re-runs) the asset.
+
+    The file is read (and validated) first: a malformed claims.csv stops the definitions from
+    loading, naming the file and the line, in the CLI and in the UI."""
     path = default_path()
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.exists() else "missing"
+    if not path.exists():
+        return "missing"
+    read_claims(path)
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
 @dg.asset(

@@ -11,6 +11,7 @@ from pipelines.defs.retries import transient_only
 from warehouse import rates as rates_db
 from warehouse.db import ensure_schema
 from warehouse.fomc_reference import default_path as reference_path
+from warehouse.fomc_reference import read_reference
 from warehouse.universe import load_universe
 
 RATES_KEY = dg.AssetKey(["core", "rates_daily"])
@@ -209,9 +210,15 @@ def fomc_decisions(
 
 
 def reference_version() -> str:
-    """A new code version whenever the shipped file changes, so the asset shows as changed."""
+    """A new code version whenever the shipped file changes, so the asset shows as changed.
+
+    The file is read (and validated) first: a malformed fomc_decisions.csv stops the definitions
+    from loading, naming the file and the line, in the CLI and in the UI."""
     path = reference_path()
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.exists() else "missing"
+    if not path.exists():
+        return "missing"
+    read_reference(path)
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
 @dg.asset(
