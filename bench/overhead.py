@@ -80,9 +80,10 @@ def _partition_window() -> tuple[str, str, object, object]:
     import pandas as pd
 
     from pipelines.defs.partitions import monthly_partitions
+    from pipelines.run import partition_keys
     from warehouse import calendar
 
-    keys = monthly_partitions.get_partition_keys()
+    keys = partition_keys()  # the months the source can have, as `make run` loads them
     first = monthly_partitions.time_window_for_partition_key(keys[0]).start
     end = monthly_partitions.time_window_for_partition_key(keys[-1]).end
     first_day = pd.Timestamp(first).tz_convert(calendar.NEW_YORK).date()
@@ -782,7 +783,7 @@ def render(result: dict) -> str:
         f"    run machinery                      {sec(o['run_machinery'])}  {share(o['run_machinery'])}  "
         f"before, between and after steps (setup {b['timeline']['run_setup']:.2f} s with its writes)",
         "",
-        "  by run (as pipelines/run.py: the partitioned prices over their range, then the rest):",
+        "  by run (as pipelines/run.py: one run, the partitioned prices over the source's months and the rest):",
     ]
     for i, run in enumerate(b["runs"], 1):
         named = ", ".join(run["steps"][:2]) + (", ..." if len(run["steps"]) > 2 else "")
