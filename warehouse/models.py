@@ -312,6 +312,7 @@ CONFIG_TABLES = {
     "config.pairs": "pair varchar, small varchar, large varchar",
     "config.ticker_groups": "ticker varchar, group_name varchar",
     "config.breadth_groups": "group_name varchar, ticker varchar",
+    "config.indexes": "index_id varchar, fund varchar, index_symbol varchar",
 }
 
 
@@ -333,6 +334,7 @@ def write_config_tables(conn: duckdb.DuckDBPyConnection, universe: Universe, par
         "config.pairs": [(p.name, p.small, p.large) for p in universe.pairs],
         "config.ticker_groups": [(t, g) for g, members in universe.groups.items() for t in members],
         "config.breadth_groups": breadth_rows,
+        "config.indexes": [(i.index_id, i.fund, i.index_symbol) for i in universe.indexes],
     }
     with transaction(conn):
         ensure_schema(conn)
