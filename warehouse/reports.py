@@ -494,6 +494,12 @@ figure{margin:1.5em 0}
 """
 
 
+SCORECARD_LINK = (
+    '<p><a href="scorecard.html">The story scorecard</a>: every published claim, the data&#39;s figure '
+    "and the verdict.</p>"
+)
+
+
 def write_page(folder: Path, report: Report, dashboard: pd.DataFrame | None) -> Path:
     table = html_table(dashboard) if dashboard is not None else "<p>No dashboard yet.</p>"
     images = "\n".join(
@@ -508,7 +514,7 @@ def write_page(folder: Path, report: Report, dashboard: pd.DataFrame | None) -> 
 <style>{PAGE_STYLE}</style></head>
 <body><h1>Small-cap vs large-cap rotation</h1>
 <p>Generated {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC from the warehouse.</p>
-{'<p><a href="scorecard.html">The story scorecard</a>: every published claim, the data&#39;s figure and the verdict.</p>' if report.scorecard else ''}
+{SCORECARD_LINK if report.scorecard else ""}
 <h2>Dashboard</h2>{table}
 <h2>Charts</h2>{images}
 {f"<h2>Not rendered</h2><ul>{skipped}</ul>" if skipped else ""}
