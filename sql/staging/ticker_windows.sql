@@ -19,41 +19,43 @@ columns:
   trade_date: date | NYSE session
   close: double | raw close of the session
   ret_1d: double | staging.returns_daily.ret_1d - adj_close against the ticker's previous stored session; NULL on its first
-  above_sma_short: boolean | close > the mean close of the ticker's last index_breadth_sma_short (20) sessions including this one; NULL while it has fewer
+  above_sma_short: boolean | close > the mean close (compared at 1e-8 of a close) of the ticker's last index_breadth_sma_short (20) sessions including this one; NULL while it has fewer
   above_sma_medium: boolean | the same against its last index_breadth_sma_medium (50) sessions; NULL while it has fewer
   above_sma_long: boolean | the same against its last index_breadth_sma_long (200) sessions; NULL while it has fewer
   high_close_252d: double | highest close of the ticker's last breadth_high_window (252) sessions including this one; NULL while it has fewer
   low_close_252d: double | lowest close of those sessions; NULL while it has fewer
 */
 with bars as (
-    select ticker, trade_date, close, ret_1d
-    from staging.returns_daily
-    where trade_date >= {{ window_start }}
-),
-
--- A window is full when it holds its length in rows. Averages are summed in exact decimal
--- arithmetic, so a window's value does not depend on the rows before it and an incremental build
--- gives the full build's flags to the last bit.
-windows as (
     select
         ticker,
         trade_date,
         close,
         ret_1d,
-        count(*) over (by_session rows between {{ index_breadth_sma_short }} - 1 preceding and current row)
-            as sma_short_n,
-        avg(close::decimal(38, 18)) over (by_session rows between {{ index_breadth_sma_short }} - 1 preceding and current row)
-            as sma_short,
-        count(*) over (by_session rows between {{ index_breadth_sma_medium }} - 1 preceding and current row)
-            as sma_medium_n,
-        avg(close::decimal(38, 18)) over (by_session rows between {{ index_breadth_sma_medium }} - 1 preceding and current row)
-            as sma_medium,
-        count(*) over (by_session rows between {{ index_breadth_sma_long }} - 1 preceding and current row)
-            as sma_long_n,
-        avg(close::decimal(38, 18)) over (by_session rows between {{ index_breadth_sma_long }} - 1 preceding and current row)
-            as sma_long,
-        count(*) over (by_session rows between {{ breadth_high_window }} - 1 preceding and current row)
-            as high_window_n,
+        -- Closes in whole units of 1e-8 (far finer than any quote), so the moving averages are
+        -- integer window sums: exact, so a window's value does not depend on the rows before it
+        -- and an incremental build gives the full build's flags to the last bit, and much cheaper
+        -- than decimal sums. Summed as hugeint, so no sum can overflow.
+        (close * 100000000)::bigint as close_e8
+    from staging.returns_daily
+    where trade_date >= {{ window_start }}
+),
+
+-- Every window in one pass over the rows sorted once (same partition, same order). A window is
+-- full when it holds its length in rows, i.e. from the ticker's row number on that length.
+windows as (
+    select
+        ticker,
+        trade_date,
+        close,
+        close_e8,
+        ret_1d,
+        row_number() over by_session as session_n,
+        sum(close_e8) over (by_session rows between {{ index_breadth_sma_short }} - 1 preceding and current row)
+            as sma_short_sum,
+        sum(close_e8) over (by_session rows between {{ index_breadth_sma_medium }} - 1 preceding and current row)
+            as sma_medium_sum,
+        sum(close_e8) over (by_session rows between {{ index_breadth_sma_long }} - 1 preceding and current row)
+            as sma_long_sum,
         max(close) over (by_session rows between {{ breadth_high_window }} - 1 preceding and current row)
             as high_close,
         min(close) over (by_session rows between {{ breadth_high_window }} - 1 preceding and current row)
@@ -62,15 +64,19 @@ windows as (
     window by_session as (partition by ticker order by trade_date)
 )
 
+-- close > sum / n compared as n * close > sum, in integers
 select
     ticker,
     trade_date,
     close,
     ret_1d,
-    case when sma_short_n = {{ index_breadth_sma_short }} then close > sma_short end as above_sma_short,
-    case when sma_medium_n = {{ index_breadth_sma_medium }} then close > sma_medium end as above_sma_medium,
-    case when sma_long_n = {{ index_breadth_sma_long }} then close > sma_long end as above_sma_long,
-    case when high_window_n = {{ breadth_high_window }} then high_close end as high_close_252d,
-    case when high_window_n = {{ breadth_high_window }} then low_close end as low_close_252d
+    case when session_n >= {{ index_breadth_sma_short }}
+        then close_e8::hugeint * {{ index_breadth_sma_short }} > sma_short_sum end as above_sma_short,
+    case when session_n >= {{ index_breadth_sma_medium }}
+        then close_e8::hugeint * {{ index_breadth_sma_medium }} > sma_medium_sum end as above_sma_medium,
+    case when session_n >= {{ index_breadth_sma_long }}
+        then close_e8::hugeint * {{ index_breadth_sma_long }} > sma_long_sum end as above_sma_long,
+    case when session_n >= {{ breadth_high_window }} then high_close end as high_close_252d,
+    case when session_n >= {{ breadth_high_window }} then low_close end as low_close_252d
 from windows
 where trade_date >= {{ since }}
