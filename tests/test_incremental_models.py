@@ -231,3 +231,30 @@ def test_the_window_reaches_back_over_a_gap(setup):
         "select trade_date from staging.returns_daily where ticker = 'XLF' and trade_date < ? "
         "order by trade_date desc limit 252", [since]).fetchall()]
     assert start == min(xlf) < dt.date(2019, 12, 31)
+
+
+def test_a_ticker_that_stopped_before_the_rebuild_does_not_pull_the_window_back(setup):
+    conn, params = _built(setup, end=dt.date(2020, 12, 31))
+    models = {m.name: m for m in sql_models.discover()}
+    catalog = {m.relation: m for m in models.values()}
+    since = dt.date(2020, 10, 1)
+    # XLF as a former index member: its last row is in February, long before the rebuilt dates
+    conn.execute("delete from staging.returns_daily where ticker = 'XLF' and trade_date >= date '2020-03-02'")
+    start = sql_models.window_start(conn, models["highs_drawdowns"], params, catalog, since)
+    # the 252nd row back of each ticker that has rows from `since` on, counted directly
+    expected = conn.execute(
+        """
+        select min(day) from (
+            select trade_date as day,
+                   row_number() over (partition by ticker order by trade_date desc) as back
+            from staging.returns_daily
+            where trade_date < ? and ticker in (select ticker from staging.returns_daily where trade_date >= ?)
+        ) where back <= 252
+        """,
+        [since, since],
+    ).fetchall()[0][0]
+    xlf_252nd = conn.execute(
+        "select min(trade_date) from (select trade_date from staging.returns_daily where ticker = 'XLF' "
+        "order by trade_date desc limit 252)").fetchall()[0][0]
+    assert start == expected
+    assert xlf_252nd < start
