@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)
 
-.PHONY: install run test faults ui sql docs lint bench clean screenshots
+.PHONY: install run test faults ui sql docs lint bench clean screenshots mutate
 
 $(BIN)/activate:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: set PYTHON=python3.11 (or newer)")'
@@ -40,11 +40,16 @@ docs: install  ## regenerate docs/data-dictionary.md from the column docs
 	$(BIN)/python -m warehouse.dictionary
 
 bench: install  ## the benchmark at Russell-3000 size (about 10 minutes on 2 cores); rewrites BENCHMARKS.md
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
 	$(BIN)/python -m bench.run
 
 screenshots: install  ## PNGs of the Dagster UI's main pages and the charts page (Debian's chromium); OUT=folder
 	$(BIN)/python -m pip install --quiet -e ".[dev,screenshots]"
 	$(BIN)/python -m tools.screenshots $(if $(OUT),--out "$(OUT)")
+
+mutate: install  ## mutation testing of the core modules (MUTATION.md); MODULE=name for one
+	$(BIN)/python -m pip install --quiet -e ".[dev,mutate]"
+	$(BIN)/python -m tools.mutate $(if $(MODULE),--only $(MODULE))
 
 lint: install
 	$(BIN)/ruff check pipelines warehouse tests bench tools
