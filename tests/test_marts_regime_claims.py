@@ -25,6 +25,7 @@ CLAIMS_MODELS = (
     "claims_rotation",
     "claims_macro",
     "claims_valuation",
+    "index_breadth",
     "claims_breadth",
     "claims",
 )
