@@ -47,6 +47,7 @@ CONFLICT = re.compile(r"Transaction conflict|Failed to commit DuckLake transacti
 # A commit lost against another writer is retried this many times, with jittered backoff.
 CONFLICT_RETRIES = 8
 CONFLICT_BACKOFF_S = 0.2
+CREATED_MEANWHILE = re.compile(r"Failed to initialize DuckLake.*(already exists|duplicate key)", re.I | re.S)
 SECRET = re.compile(r"(password\s*=\s*)(\S+)", re.I)
 
 T = TypeVar("T")
@@ -115,7 +116,17 @@ def connect(lake: Lake, *, read_only: bool = False, memory_limit: str | None = N
             options.append(f"data_path '{_quote(lake.data_path)}'")
         if read_only:
             options.append("read_only")
-        conn.execute(f"attach '{_quote(lake.uri)}' as {ALIAS}" + (f" ({', '.join(options)})" if options else ""))
+        attach = f"attach '{_quote(lake.uri)}' as {ALIAS}" + (f" ({', '.join(options)})" if options else "")
+        for attempt in range(1, CONFLICT_RETRIES + 1):
+            try:
+                conn.execute(attach)
+                break
+            except duckdb.Error as exc:
+                # Two clients that find no lake both create its catalog tables, and the slower one
+                # fails on PostgreSQL's duplicate key: the lake exists now, so attach again.
+                if not CREATED_MEANWHILE.search(str(exc)) or attempt == CONFLICT_RETRIES:
+                    raise
+                time.sleep(backoff_s_for(attempt))
         conn.execute(f"use {ALIAS}")
     except duckdb.Error as exc:
         conn.close()
