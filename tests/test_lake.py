@@ -58,9 +58,12 @@ def _relations(conn) -> list[str]:
 
 
 # Doubles of the marts may differ in their last digits: window averages and deviations over
-# doubles (valuation_gap's expanding z-score) sum in the order the scan delivers rows, and the lake
-# scans Parquet files where the file scans its row groups. Loaded data (core) must be identical.
+# doubles (valuation_gap's expanding z-score of the discount) sum in the order the scan delivers
+# rows, and the lake scans Parquet files where the file scans its row groups. Measured on the
+# sample: discount_z differs by up to ~1e-10 (0.3247481168 against 0.3247481169); every other
+# column of every table is identical. Loaded data (core) and staging must be identical.
 REL_TOL = 1e-9
+ABS_TOL = 1e-9
 
 
 def test_the_lake_holds_the_rows_of_the_embedded_build(lake_build, sample_warehouse):
@@ -88,7 +91,7 @@ def test_the_lake_holds_the_rows_of_the_embedded_build(lake_build, sample_wareho
                 exact.append(relation)
                 continue
             doubles = {c for c, t in described if t == "DOUBLE"}
-            if relation.startswith("core.") or not grains.get(relation):
+            if not relation.startswith("marts.") or not grains.get(relation):
                 failures[relation] = f"{differing} rows differ: {_differing_columns(conn, relation, columns, ())}"
                 continue
             off = _differing_columns(conn, relation, columns, grains[relation], doubles)
@@ -107,7 +110,7 @@ def test_the_lake_holds_the_rows_of_the_embedded_build(lake_build, sample_wareho
 
 def _differing_columns(conn, relation: str, columns: list[str], grain, doubles=frozenset()) -> dict[str, str]:
     """Columns that differ between the sides, rows matched on the grain (on every column when it
-    has none); doubles in `doubles` may differ by REL_TOL relative."""
+    has none); doubles in `doubles` may differ by REL_TOL relative or ABS_TOL absolute."""
     order = ", ".join(f'"{c}"' for c in grain) if grain else "all"
     cols = ", ".join(f'"{c}"' for c in columns)
     a = conn.execute(f"select {cols} from lake.{relation} order by {order}").fetchall()
@@ -118,7 +121,7 @@ def _differing_columns(conn, relation: str, columns: list[str], grain, doubles=f
     for i, name in enumerate(columns):
         def same(x, y, name=name):
             if name in doubles and x is not None and y is not None:
-                return math.isclose(x, y, rel_tol=REL_TOL, abs_tol=1e-12)
+                return math.isclose(x, y, rel_tol=REL_TOL, abs_tol=ABS_TOL)
             return x == y
         pairs = [(x[i], y[i]) for x, y in zip(a, b, strict=True) if not same(x[i], y[i])]
         if pairs:
@@ -224,3 +227,56 @@ def test_other_errors_are_not_retried(lake_pair, monkeypatch):
     with pytest.raises(duckdb.BinderException):
         upsert(loader, PRICES, _bars(["BBB"], DAYS), source="sample")
     assert calls == [1]
+
+
+def test_the_lake_ddl_has_no_key_constraints_and_keeps_not_null():
+    from pathlib import Path
+
+    from warehouse.db import DDL_DIR
+
+    for path in sorted(Path(DDL_DIR).glob("*.sql")):
+        text = path.read_text(encoding="utf-8")
+        lake = ducklake.lake_ddl(text)
+        code = "\n".join(line.split("--")[0] for line in lake.splitlines())
+        assert "primary key" not in code.lower(), path
+        assert code.lower().count("not null") == "\n".join(
+            line.split("--")[0] for line in text.splitlines()
+        ).lower().count("not null"), path
+        duckdb.connect().execute(lake)  # still valid DDL
+
+
+def test_a_password_in_the_catalog_is_never_shown():
+    lake = ducklake.Lake("postgres:dbname=lake host=db password=s3cret user=r", "s3://bucket/lake/")
+    assert "s3cret" not in lake.describe()
+    assert lake.describe() == "ducklake:postgres:dbname=lake host=db password=*** user=r (data s3://bucket/lake/)"
+
+
+def test_the_sample_standing_in_for_live_never_writes_the_lake(monkeypatch, tmp_path):
+    monkeypatch.setenv("ROTATION_LAKE", "postgres:dbname=lake host=127.0.0.1")
+    monkeypatch.setenv("ROTATION_LAKE_DATA", str(tmp_path))
+    monkeypatch.setenv("ROTATION_LIVE_PROBE", "127.0.0.1:9")  # closed: the live source is unreachable
+    monkeypatch.delenv("ROTATION_SOURCE", raising=False)
+    monkeypatch.setenv("ROTATION_WAREHOUSE", str(tmp_path / "live.duckdb"))
+    active = settings.active()
+    assert active.source == "sample" and active.fallback_reason
+    assert active.lake is None and active.location == str(tmp_path / "live-sample.duckdb")
+    monkeypatch.setenv("ROTATION_SOURCE", "sample")
+    assert settings.active().lake == ducklake.Lake("postgres:dbname=lake host=127.0.0.1", str(tmp_path))
+
+
+def test_a_local_catalog_needs_no_server(tmp_path):
+    """One machine: the catalog in a DuckDB file, the schema made once, a load, a read-only reader
+    after it."""
+    pytest.importorskip("duckdb_extension_ducklake", reason="the `lake` extra is not installed")
+    lake = ducklake.Lake(str(tmp_path / "catalog.ducklake"), str(tmp_path / "data") + "/")
+    with ducklake.connect(lake) as conn:
+        assert ducklake.is_lake(conn)
+        ensure_schema(conn)
+        ensure_schema(conn)  # a second time changes nothing
+        result = upsert(conn, PRICES, _bars(["AAA"], DAYS), source="sample")
+        assert result.inserted == 3
+        again = upsert(conn, PRICES, _bars(["AAA"], DAYS), source="sample")
+        assert (again.inserted, again.updated, again.unchanged) == (0, 0, 3)
+        assert conn.execute("select count(*) from meta.changes").fetchall() == [(1,)]
+    with ducklake.connect(lake, read_only=True) as reader:
+        assert reader.execute("select ticker, count(*) from core.prices_daily group by 1").fetchall() == [("AAA", 3)]
