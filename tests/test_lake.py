@@ -249,6 +249,8 @@ def test_a_password_in_the_catalog_is_never_shown():
     lake = ducklake.Lake("postgres:dbname=lake host=db password=s3cret user=r", "s3://bucket/lake/")
     assert "s3cret" not in lake.describe()
     assert lake.describe() == "ducklake:postgres:dbname=lake host=db password=*** user=r (data s3://bucket/lake/)"
+    uri = ducklake.Lake("postgres:postgresql://rotation:s3cret@db:5432/lake")
+    assert uri.describe() == "ducklake:postgres:postgresql://rotation:***@db:5432/lake"
 
 
 def test_the_sample_standing_in_for_live_never_writes_the_lake(monkeypatch, tmp_path):

@@ -48,7 +48,9 @@ CONFLICT = re.compile(r"Transaction conflict|Failed to commit DuckLake transacti
 CONFLICT_RETRIES = 8
 CONFLICT_BACKOFF_S = 0.2
 CREATED_MEANWHILE = re.compile(r"Failed to initialize DuckLake.*(already exists|duplicate key)", re.I | re.S)
+# A password in a libpq key=value string or in a postgresql:// URI.
 SECRET = re.compile(r"(password\s*=\s*)(\S+)", re.I)
+URI_SECRET = re.compile(r"(://[^:/@\s]+:)([^@\s]+)(@)")
 
 T = TypeVar("T")
 
@@ -68,7 +70,7 @@ class Lake:
 
     def describe(self) -> str:
         """For logs, tags and the UI: the catalog with any password masked, and the data path."""
-        shown = SECRET.sub(r"\1***", self.uri)
+        shown = URI_SECRET.sub(r"\1***\3", SECRET.sub(r"\1***", self.uri))
         return f"{shown} (data {self.data_path})" if self.data_path else shown
 
     @property
