@@ -8,6 +8,9 @@ made with `pip install -e . && pip install duckdb==2.0.1`); this venv's Python i
 repeat runs bench/phase.py's load, floor and incremental_sql phases in a fresh warehouse file per
 interpreter, the order of the interpreters swapped every repeat, so a machine busy with other
 work weighs on both alike. Medians per phase and version are printed and written as JSON.
+Run after `floor` (which leaves no build records), `incremental_sql` appends one session and then
+builds every model in full through the model runner (`warehouse.models.build`): the same work on
+both versions, but a full build, not the daily incremental update of BENCHMARKS.md.
 """
 
 from __future__ import annotations
