@@ -50,6 +50,7 @@ DAMAGED = re.compile(
 NO_SPACE = re.compile(r"No space left on device|File too large|Disk quota exceeded|not enough space", re.I)
 WRITTEN_FILE = re.compile(r'(?:write|writing|extend|truncate)[^"]*"([^"]+)"', re.I)
 ABORTED = "Current transaction is aborted"
+ERROR_KIND = re.compile(r"^[A-Z][A-Za-z]*(?: [A-Z][A-Za-z]*)* Error: ")
 # How long `connect` waits for another process to let go of the file (the Dagster resource waits
 # as long: pipelines/defs/resources.py LOCK_WAIT_S).
 LOCK_WAIT_S = 120.0
@@ -122,7 +123,9 @@ def open_error(path: Path | str, exc: BaseException) -> WarehouseFileError | Non
     """A clear error for DuckDB's refusal to open `path` when the file itself is the cause (a
     damaged or foreign file, one written by a newer DuckDB); None for anything else (a lock held
     by another process, say)."""
-    said = " ".join(str(exc).split())
+    # DuckDB 1.5 starts its messages with the error's kind ("IO Error: "), 2.x does not: say the
+    # same either way.
+    said = ERROR_KIND.sub("", " ".join(str(exc).split()), count=1)
     if not isinstance(exc, duckdb.Error) or not DAMAGED.search(said):
         return None
     path = Path(path)
