@@ -479,17 +479,33 @@ def run_alone(db: Path, per_step: bool = False) -> dict:
 
     w: Alone  # the steps below read the connection of the step they run in from it
 
+    def members():
+        from warehouse.members import load_snapshots, stored_snapshots
+        from warehouse.sources.members import open_members_source
+
+        universe = load_universe()
+        if not universe.indexes:
+            return
+        ensure_schema(w.conn)
+        source = open_members_source(kind, files)
+        start = universe.history_start if universe.start_configured else None
+        batch = w.timed("source reads", source.snapshots, universe.indexes, stored_snapshots(w.conn),
+                        calendar.last_completed_session(), start)
+        load_snapshots(w.conn, batch.snapshots, source=source.name, run_id=run_id)
+
     def prices():
-        # The asset's own rules for where a run starts and what it leaves out before the start.
-        from pipelines.defs.ingest.prices import fetch_start, leave_out_before
+        # The asset's own rules for where a run starts, which members it fetches from when, and
+        # what it leaves out before the start.
+        from pipelines.defs.ingest.prices import fetch_groups, fetch_start, leave_out_before, plan_members
 
         universe = load_universe()
         sessions = calendar.sessions(first_day, min(last_day, calendar.last_completed_session()))
         source = open_source(kind, files)
         fetch_from = fetch_start(universe, source, first_day, sessions[0])
-        batch = w.timed("source reads", source.daily_bars, universe.tickers, fetch_from, sessions[-1])
-        leave_out_before(batch, universe.history_start)
         ensure_schema(w.conn)
+        plan = plan_members(w.conn, universe, fetch_from, sessions[-1], None)
+        batch = w.timed("source reads", fetch_groups, source, plan.groups)
+        leave_out_before(batch, universe.history_start)
         load_prices(w.conn, batch, source=source.name, run_id=run_id)
 
     def claims():
@@ -563,6 +579,7 @@ def run_alone(db: Path, per_step: bool = False) -> dict:
     with Clock() as clock:
         w = Alone(db, run_id, checks, per_step)
         try:
+            w.asset("core/index_members", "loads", members)
             w.asset("core/prices_daily", "loads", prices)
             w.asset("core/published_claims", "loads", claims)
             w.asset("core/fomc_reference", "loads", reference)

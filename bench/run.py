@@ -3,8 +3,9 @@
     python -m bench.run                       # 3,000 tickers x 30 years, 3 repeats
     python -m bench.run --tickers 50 --years 2 --repeat 1 --no-write   # a quick look
 
-Each repeat builds a new warehouse file: load, floor (the marts' SQL in plain DuckDB), Dagster
-(the same marts through Dagster, in process), incremental (one more session, then the daily update
+Each repeat builds a new warehouse file: load, floor (the marts' SQL in plain DuckDB), yardstick
+(the heavy models in polars, checked equal to the floor's tables: bench/yardstick_polars.py),
+Dagster (the same marts through Dagster, in process), incremental (one more session, then the daily update
 of every mart through Dagster), incremental_sql (another session, the same update without Dagster)
 and pandas (the same breadth and relative-strength metrics in plain pandas).
 Figures are medians over the repeats; peak memory is each phase process's maximum resident set.
@@ -23,10 +24,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import launched, overhead, workload
+from bench import launched, members_daily, overhead, workload
 
 ROOT = Path(__file__).resolve().parent.parent
-ORDER = ["load", "floor", "dagster", "incremental", "incremental_sql", "pandas"]
+ORDER = ["load", "floor", "yardstick", "dagster", "incremental", "incremental_sql", "pandas"]
+# Phases run by their own module (the rest by bench.phase): the polars yardstick needs the floor's
+# tables, to check its frames against them, and the `bench` extra.
+PHASE_MODULES = {"yardstick": "bench.yardstick_polars"}
+# The models the yardstick computes, in the order BENCHMARKS.md lists them.
+HEAVY = ["returns_daily", "period_returns", "highs_drawdowns", "breadth", "relative_strength"]
 
 
 def one_repeat(n: int, years: int, env: dict) -> dict:
@@ -38,7 +44,7 @@ def one_repeat(n: int, years: int, env: dict) -> dict:
             cmd = [
                 sys.executable,
                 "-m",
-                "bench.phase",
+                PHASE_MODULES.get(phase, "bench.phase"),
                 phase,
                 "--db",
                 str(db),
@@ -87,7 +93,22 @@ def summarise(repeats: list[dict]) -> dict:
         name: statistics.median(r["floor"]["per_model"][name] for r in repeats)
         for name in repeats[0]["floor"]["per_model"]
     }
+    s["yardstick"]["per_model"] = {
+        name: {
+            "sql": s["floor"]["per_model"][name],
+            **{
+                part: statistics.median(r["yardstick"]["per_model"][name][part] for r in repeats)
+                for part in ("read", "compute", "write")
+            },
+        }
+        for name in HEAVY
+    }
+    heavy = s["yardstick"]["per_model"]
+    s["yardstick"]["sql_seconds"] = sum(m["sql"] for m in heavy.values())
+    s["yardstick"]["compute_seconds"] = sum(m["compute"] for m in heavy.values())
     s["ratios"] = {
+        "sql_over_polars": s["yardstick"]["sql_seconds"] / s["yardstick"]["compute_seconds"],
+        "worst_sql_over_polars": max(m["sql"] / m["compute"] for m in heavy.values()),
         "dagster_over_floor": s["dagster"]["seconds"] / s["floor"]["seconds"],
         "incremental_over_full": s["incremental"]["seconds"] / s["dagster"]["seconds"],
         "incremental_sql_over_floor": s["incremental_sql"]["seconds"] / s["floor"]["seconds"],
@@ -127,10 +148,12 @@ def write_markdown(summary: dict, n: int, years: int, repeats: int, command: str
         f"| full build (Dagster) | {summary['dagster']['seconds']:.2f} | {summary['dagster']['peak_rss_mb']:.0f} | every mart as Dagster assets, in process |",
         f"| incremental (Dagster) | {summary['incremental']['seconds']:.2f} | {summary['incremental']['peak_rss_mb']:.0f} | one new session: load {summary['incremental']['load_seconds']:.2f} s + every mart's update as Dagster assets {summary['incremental']['build_seconds']:.2f} s |",
         f"| incremental (SQL) | {summary['incremental_sql']['seconds']:.2f} | {summary['incremental_sql']['peak_rss_mb']:.0f} | another session: load {summary['incremental_sql']['load_seconds']:.2f} s + every model's update in plain DuckDB {summary['incremental_sql']['build_seconds']:.2f} s |",
+        f"| polars yardstick | {summary['yardstick']['seconds']:.2f} | {summary['yardstick']['peak_rss_mb']:.0f} | the heavy models' compute in polars, every row checked equal to the SQL's tables |",
         f"| pandas | {summary['pandas']['seconds']:.2f} | {summary['pandas']['peak_rss_mb']:.0f} | breadth + relative strength in pandas (after reading the table) |",
         "",
         "| target | measured | met |",
         "|---|---:|---|",
+        f"| every heavy model's SQL full build within 1.5x of polars' compute | worst {r['worst_sql_over_polars']:.2f}x, all {r['sql_over_polars']:.2f}x | {'yes' if r['worst_sql_over_polars'] <= 1.5 else 'no'} |",
         f"| full build within 1.5x of the floor | {r['dagster_over_floor']:.2f}x | {'yes' if r['dagster_over_floor'] <= 1.5 else 'no'} |",
         f"| incremental at most 5% of the full build (Dagster) | {100 * r['incremental_over_full']:.1f}% | {'yes' if r['incremental_over_full'] <= 0.05 else 'no'} |",
         f"| incremental at most 5% of the full build (SQL: against the floor) | {100 * r['incremental_sql_over_floor']:.1f}% | {'yes' if r['incremental_sql_over_floor'] <= 0.05 else 'no'} |",
@@ -144,6 +167,20 @@ def write_markdown(summary: dict, n: int, years: int, repeats: int, command: str
             if launched_runs else []
         ),
         f"| peak memory under 6 GB | {peak / 1024:.2f} GB | {'yes' if peak < 6144 else 'no'} |",
+        "",
+        "Heavy models: the SQL's full build (the floor's figure) against the same columns computed in polars "
+        "(`bench/yardstick_polars.py`, checked equal on every row in the same run; median seconds). Reading "
+        "the inputs into polars and writing the results back are not part of its compute:",
+        "",
+        "| model | SQL full build | polars compute | ratio | polars read | polars write |",
+        "|---|---:|---:|---:|---:|---:|",
+        *(
+            f"| {name} | {m['sql']:.2f} | {m['compute']:.2f} | {m['sql'] / m['compute']:.2f}x | {m['read']:.2f} | {m['write']:.2f} |"
+            for name, m in summary["yardstick"]["per_model"].items()
+        ),
+        f"| total | {summary['yardstick']['sql_seconds']:.2f} | {summary['yardstick']['compute_seconds']:.2f} | "
+        f"{r['sql_over_polars']:.2f}x | {sum(m['read'] for m in summary['yardstick']['per_model'].values()):.2f} | "
+        f"{sum(m['write'] for m in summary['yardstick']['per_model'].values()):.2f} |",
         "",
         "Floor time per mart (median seconds):",
         "",
@@ -186,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true", help="print, do not rewrite BENCHMARKS.md")
     parser.add_argument("--overhead-repeat", type=int, default=None,
                         help="repeats of the default-universe Dagster overhead measure (default: --repeat; 0 skips it)")
+    parser.add_argument("--members", type=int, default=None,
+                        help="index members of the daily run at index size (bench/members_daily.py; default: "
+                             "9 in 10 of --tickers, 2,700 of 3,000; 0 skips it)")
     args = parser.parse_args(argv)
     config = workload.write_config(Path(tempfile.mkdtemp(prefix="rotation-bench-config-")), args.tickers)
     env = {**os.environ, "ROTATION_CONFIG_DIR": str(config), "ROTATION_SOURCE": "sample", "PYTHONPATH": str(ROOT)}
@@ -203,9 +243,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Launched runs on the default universe, {overhead_repeat} repeats", flush=True)
         launched_runs = launched.measure(overhead_repeat)
         summary["launched_runs"] = launched_runs
+    members_run = None
+    if args.members is None:
+        args.members = args.tickers * 9 // 10
+    if args.members:
+        print(f"The daily run at index size: {args.members} members x {args.years} years", flush=True)
+        members_run = members_daily.measure(args.members, args.years)
+        summary["members_daily"] = members_run
     command = "python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:])
     text = write_markdown(summary, args.tickers, args.years, args.repeat, command.strip(), dagster_overhead,
                           launched_runs)
+    if members_run:
+        text = members_daily.place_in(text, members_daily.render_markdown(
+            members_run, f"python -m bench.members_daily --members {args.members} --years {args.years}"))
     print(text)
     if not args.no_write:
         (ROOT / "BENCHMARKS.md").write_text(text, encoding="utf-8")

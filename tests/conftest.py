@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import ipaddress
+import os
+import shutil
 import socket
+import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from warehouse.db import connect, ensure_schema
+from warehouse.sources import sample_rates
+
+# One day for the whole session, taken once: a test that loads the sample rates twice around
+# midnight sees the same last day both times.
+SAMPLE_RATES_DAY = sample_rates.today()
+# Programs that fetch URLs themselves, outside Python's sockets and libcurl's Python bindings.
+URL_PROGRAMS = frozenset({"curl", "wget"})
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 
@@ -58,6 +68,8 @@ def _no_network(monkeypatch):
     outside the loopback range is refused when it is set, and a transfer that connected elsewhere
     anyway (a redirect) is caught from the address libcurl reports; because yfinance swallows the
     error (it logs "possibly delisted"), a curl attempt also fails the test when it ends.
+    Two more paths are refused at once: pycurl, when installed (another binding of libcurl), and a
+    curl or wget started as a subprocess with a URL outside the loopback range.
     The guard (fixture value) lists every attempt.
     """
     guard = NetworkGuard()
@@ -98,17 +110,86 @@ def _no_network(monkeypatch):
         monkeypatch.setattr(Curl, "setopt", guarded_setopt)
         monkeypatch.setattr(Curl, "perform", guarded_perform)
 
+    try:
+        import pycurl
+    except ImportError:
+        pycurl = None
+    if pycurl is not None:  # pragma: no cover - not a dependency; guarded when present
+        guard_pycurl(monkeypatch, guard, pycurl)
+    guard_url_programs(monkeypatch, guard)
+
     yield guard
     if guard.unseen:
         pytest.fail(f"test tried to reach the network through curl_cffi: {guard.unseen}", pytrace=False)
 
 
-@pytest.fixture
-def db_path(tmp_path) -> Path:
-    """A fresh warehouse file with every schema created."""
-    path = tmp_path / "warehouse.duckdb"
+def guard_pycurl(monkeypatch, guard: NetworkGuard, module) -> None:
+    """Refuse a URL or proxy outside the loopback range given to a pycurl handle (`module` is
+    pycurl). Its Curl type is a C type whose methods cannot be replaced, so the module's Curl is
+    replaced by a handle that checks the options and hands everything else to the real one."""
+    real = module.Curl
+    checked = {module.URL: "URL", module.PROXY: "PROXY"}
+
+    class GuardedCurl:
+        def __init__(self, *args, **kwargs):
+            self._handle = real(*args, **kwargs)
+
+        def setopt(self, option, value):
+            if option in checked and value:
+                text = value.decode() if isinstance(value, bytes) else str(value)
+                host = _url_host(text)
+                if host is not None and not is_loopback(host):
+                    raise guard.refuse(f"pycurl {checked[option]} {text}")
+            return self._handle.setopt(option, value)
+
+        def __getattr__(self, name):
+            return getattr(self._handle, name)
+
+    monkeypatch.setattr(module, "Curl", GuardedCurl)
+
+
+def guard_url_programs(monkeypatch, guard: NetworkGuard) -> None:
+    """Refuse to start curl or wget with a URL outside the loopback range. The arguments read as
+    URLs are those with a scheme (`https://...`); a bare host name is not recognised."""
+    real_init = subprocess.Popen.__init__
+
+    def guarded_init(self, args, *rest, **kwargs):
+        argv = [args] if isinstance(args, str | bytes | os.PathLike) else list(args)
+        words = str(argv[0]).split() if kwargs.get("shell") and argv else [str(a) for a in argv]
+        if words and os.path.basename(os.fsdecode(words[0])) in URL_PROGRAMS:
+            for word in words[1:]:
+                text = os.fsdecode(word)
+                host = _url_host(text) if "://" in text else None
+                if host is not None and not is_loopback(host):
+                    raise guard.refuse(f"{os.path.basename(words[0])} {text}")
+        return real_init(self, args, *rest, **kwargs)
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", guarded_init)
+
+
+@pytest.fixture(autouse=True)
+def _sample_rates_day(monkeypatch):
+    """The sample rates end on the day the session started, whatever the clock says later."""
+    monkeypatch.setattr(sample_rates, "today", lambda now=None: SAMPLE_RATES_DAY)
+    return SAMPLE_RATES_DAY
+
+
+@pytest.fixture(scope="session")
+def _schema_template(tmp_path_factory) -> Path:
+    """A warehouse file with every schema created, made once: a copy of it takes a third of the
+    time of creating the schema again, and hundreds of tests start from one."""
+    path = tmp_path_factory.mktemp("schema-template") / "warehouse.duckdb"
     with connect(path) as conn:
         ensure_schema(conn)
+    assert not path.with_name(path.name + ".wal").exists(), "the template was not checkpointed on close"
+    return path
+
+
+@pytest.fixture
+def db_path(tmp_path, _schema_template) -> Path:
+    """A fresh warehouse file with every schema created."""
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(_schema_template, path)
     return path
 
 

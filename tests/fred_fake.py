@@ -106,7 +106,9 @@ class FakeFred:
         series: dict[str, list[tuple[str, str]]],
         *,
         api_key: str = API_KEY,
-        lifetime: float = 30.0,
+        # Only a bound for a test that never leaves the block (the block's end stops it): long
+        # enough that a slow, shared machine never stops a server under a running test.
+        lifetime: float = 120.0,
         max_requests: int = 500,
     ):
         self.series = series

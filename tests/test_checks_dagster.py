@@ -241,6 +241,9 @@ BLOCKING = {
     ("core/fomc_decisions", "decisions_match_reference"),
     ("core/valuations", "one_snapshot_per_day"),
     ("core/valuations", "schema_matches_ddl"),
+    ("core/index_members", "unique_key"),
+    ("core/index_members", "snapshots_on_sessions"),
+    ("core/index_members", "schema_matches_ddl"),
 }
 
 

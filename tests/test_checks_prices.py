@@ -228,7 +228,7 @@ def test_completeness_names_a_dropped_session(clean):
     assert not out.passed
     assert out.rows == [("IWM", D(2024, 4, 2), "missing session")]
     assert out.counts == {"missing_sessions": 1, "rows_on_non_sessions": 0, "tickers_with_gaps": 1,
-                          "missing_sessions_quarantined": 0}
+                          "missing_sessions_quarantined": 0, "checked_from": "whole table"}
 
 
 def test_completeness_names_the_hole_a_quarantined_bar_leaves(conn):

@@ -14,7 +14,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from tests.model_harness import small_universe
+from tests.model_harness import insert_index_members, set_indexes, small_universe
 from warehouse import calendar, changes
 from warehouse import models as sql_models
 from warehouse.db import ensure_schema
@@ -28,6 +28,14 @@ GROUPS = {
     "indices": ("^RUT", "^GSPC"),
 }
 START = dt.date(2018, 1, 2)
+# An index over the sample tickers: XLF leaves and LATE joins (before its first bar) in 2020, XLF
+# comes back and QQQ joins in 2021; one member has no sector.
+INDEXES = [("etf_index", "IWM", "^RUT")]
+MEMBERS = [
+    *(("etf_index", dt.date(2019, 1, 2), t, s) for t, s in (("IWM", "a"), ("SPY", "a"), ("XLF", "b"), ("XLK", None))),
+    *(("etf_index", dt.date(2020, 6, 1), t, s) for t, s in (("IWM", "a"), ("SPY", "a"), ("XLK", None), ("LATE", "b"))),
+    *(("etf_index", dt.date(2021, 1, 4), t, s) for t, s in (("IWM", "a"), ("QQQ", "b"), ("XLF", "b"), ("LATE", "b"))),
+]
 # Models with an incremental block; the others are rebuilt in full every time anyway.
 INCREMENTAL = sorted(m.name for m in sql_models.discover() if m.incremental)
 
@@ -63,6 +71,8 @@ def new_warehouse(universe, params) -> duckdb.DuckDBPyConnection:
     conn = duckdb.connect()
     ensure_schema(conn)
     sql_models.write_config_tables(conn, universe, params)
+    set_indexes(conn, INDEXES)
+    insert_index_members(conn, MEMBERS)
     return conn
 
 
@@ -79,8 +89,8 @@ def build_all(conn, params) -> dict[str, sql_models.BuildResult]:
 def table(conn, name: str) -> pd.DataFrame:
     model = next(m for m in sql_models.discover() if m.name == name)
     keys = [model.incremental.partition_by, model.date_column]
-    if name == "breadth":
-        keys = ["group_name", "trade_date"]
+    if name in ("breadth", "index_sector_breadth"):
+        keys = list(model.unique_key)
     return conn.execute(f"select * from {model.relation} order by {', '.join(keys)}").df()
 
 
@@ -221,3 +231,30 @@ def test_the_window_reaches_back_over_a_gap(setup):
         "select trade_date from staging.returns_daily where ticker = 'XLF' and trade_date < ? "
         "order by trade_date desc limit 252", [since]).fetchall()]
     assert start == min(xlf) < dt.date(2019, 12, 31)
+
+
+def test_a_ticker_that_stopped_before_the_rebuild_does_not_pull_the_window_back(setup):
+    conn, params = _built(setup, end=dt.date(2020, 12, 31))
+    models = {m.name: m for m in sql_models.discover()}
+    catalog = {m.relation: m for m in models.values()}
+    since = dt.date(2020, 10, 1)
+    # XLF as a former index member: its last row is in February, long before the rebuilt dates
+    conn.execute("delete from staging.returns_daily where ticker = 'XLF' and trade_date >= date '2020-03-02'")
+    start = sql_models.window_start(conn, models["highs_drawdowns"], params, catalog, since)
+    # the 252nd row back of each ticker that has rows from `since` on, counted directly
+    expected = conn.execute(
+        """
+        select min(day) from (
+            select trade_date as day,
+                   row_number() over (partition by ticker order by trade_date desc) as back
+            from staging.returns_daily
+            where trade_date < ? and ticker in (select ticker from staging.returns_daily where trade_date >= ?)
+        ) where back <= 252
+        """,
+        [since, since],
+    ).fetchall()[0][0]
+    xlf_252nd = conn.execute(
+        "select min(trade_date) from (select trade_date from staging.returns_daily where ticker = 'XLF' "
+        "order by trade_date desc limit 252)").fetchall()[0][0]
+    assert start == expected
+    assert xlf_252nd < start

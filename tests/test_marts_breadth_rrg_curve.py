@@ -280,12 +280,12 @@ def test_breadth_on_a_three_member_group_by_hand(conn):
         universe=universe,
         _breadth_groups={
             "trio": ["AAA", "BBB", "CCC", "DDD"],
-            "small_caps": "rotation_stocks",  # a universe group by name
+            "story_stocks": "rotation_stocks",  # a universe group by name
             "duo": ["AAA", "BBB", "AAA"],
         },  # a repeated ticker counts once
         **SHORT_BREADTH,
     )["breadth"]
-    for group in ("trio", "small_caps"):
+    for group in ("trio", "story_stocks"):
         got = rows(
             conn,
             "select * exclude (group_name) from marts.breadth where group_name = ? "
@@ -313,11 +313,11 @@ def test_breadth_on_a_three_member_group_by_hand(conn):
     )
     assert rows(conn, "select distinct group_name from marts.breadth order by 1") == [
         ("duo",),
-        ("small_caps",),
+        ("story_stocks",),
         ("trio",),
     ]
     assert result.latest_date == D("2024-01-08")
-    assert result.headline["small_caps_share_above_sma50"] == pytest.approx(2 / 3)
+    assert result.headline["story_stocks_share_above_sma50"] == pytest.approx(2 / 3)
     assert result.headline["sectors_share_above_sma50"] is None  # no such group configured here
     assert_declared_types(conn, "breadth")
 

@@ -7,14 +7,16 @@ with plain python loops (no SQL, no window functions) for the longer ones.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import statistics
 
 import pandas as pd
 import pytest
 
-from tests.model_harness import insert_prices, rows, run_models, small_universe
+from tests.model_harness import DERIVED_CORE, insert_prices, rows, run_models, small_universe
 from warehouse import models as sql_models
+from warehouse import rates
 from warehouse.fomc_reference import read_reference
 
 D = dt.date.fromisoformat
@@ -196,9 +198,15 @@ def test_fed_policy_matches_a_python_loop_on_every_day(conn, gap_history):
         assert row["effective"] == pytest.approx((lower + upper) / 2 + 0.01)
 
 
-def test_fed_policy_parameters(conn, gap_history):
+def with_gap(monkeypatch, days):
+    """The harness derives core.fomc_decisions with this gap: the rule lives there, read by the marts."""
+    monkeypatch.setitem(DERIVED_CORE, "core.fomc_decisions", functools.partial(rates.rebuild_fomc_decisions, gap_days=days))
+
+
+def test_fed_policy_parameters(conn, gap_history, monkeypatch):
     # a 250-day gap keeps 2000-09-09 and 2001-03-28 (200 days) in one cycle; the hike still resets
-    run_models(conn, *FED, easing_cycle_gap_days=250, easing_active_days=30)
+    with_gap(monkeypatch, 250)
+    run_models(conn, *FED, easing_active_days=30)
     got = fed_rows(conn)
     expected = expected_policy(gap_history, gap=250, active=30)
     assert as_date(got[D("2001-03-28")]["cycle_first_cut_date"]) == D("2000-06-01")
@@ -235,7 +243,7 @@ def reference_history(conn):
     return insert_policy(conn, "1990-01-01", "2025-12-31", (initial, initial), changes, kind="single")
 
 
-def test_the_real_decisions_give_the_2025_cycle(conn):
+def test_the_real_decisions_give_the_2025_cycle(conn, monkeypatch):
     days = reference_history(conn)
     run_models(conn, *FED)
     got = fed_rows(conn)
@@ -258,14 +266,35 @@ def test_the_real_decisions_give_the_2025_cycle(conn):
     starts = sorted({v["cycle_first_cut_date"] for v in expected.values() if v["cycle_first_cut_date"]})
     assert sorted(as_date(d) for d in {r["cycle_first_cut_date"] for r in got.values()} if d is not None) == starts
     assert starts[-2:] == [D("2024-09-19"), D("2025-09-18")]
-    # core.fomc_decisions runs from the last hike, without the gap rule: one run since 2024-09-19
+    # core.fomc_decisions applies the same rule: the 2025 cuts' cycle starts 2025-09-18 there too
     assert rows(conn, "select cycle_start from core.fomc_decisions where effective_date = date '2025-12-11'") == [
-        (D("2024-09-19"),)
+        (D("2025-09-18"),)
     ]
     # a gap rule long enough to bridge 273 days makes it one cycle of 6 cuts: 50 + 5 x 25 bp
-    run_models(conn, *FED, easing_cycle_gap_days=300)
+    with_gap(monkeypatch, 300)
+    run_models(conn, *FED)
     last = fed_rows(conn)[D("2025-12-31")]
     assert (as_date(last["cycle_first_cut_date"]), last["cuts_in_cycle"], last["bp_cut_in_cycle"]) == (D("2024-09-19"), 6, 175)
+
+
+def test_one_easing_cycle_rule_in_both_tables(conn):
+    """For every cut of the shipped history: core.fomc_decisions.cycle_start, marts.fed_policy's
+    cycle_first_cut_date on the cut's day and the python loop (expected_policy) agree."""
+    days = reference_history(conn)
+    run_models(conn, *FED)
+    expected = expected_policy(days)
+    cuts = rows(conn, """
+        select decisions.effective_date, decisions.cycle_start, fed.cycle_first_cut_date
+        from core.fomc_decisions as decisions
+        inner join marts.fed_policy as fed on fed.day = decisions.effective_date
+        where decisions.direction = 'cut' order by 1""")
+    assert len(cuts) == sum(1 for d in read_reference() if d.change_bp < 0)
+    for day, cycle_start, first_cut in cuts:
+        assert as_date(cycle_start) == as_date(first_cut) == expected[day]["cycle_first_cut_date"], day
+    by_day = {day: as_date(start) for day, start, _ in cuts}
+    # the 2024 cuts are one cycle and the 2025 cuts another (273 days > 180)
+    assert [by_day[D(d)] for d in ("2024-09-19", "2024-12-19", "2025-09-18", "2025-12-11")] == [
+        D("2024-09-19"), D("2024-09-19"), D("2025-09-18"), D("2025-09-18")]
 
 
 def test_fed_policy_headline(conn):

@@ -8,11 +8,26 @@ import datetime as dt
 
 import pytest
 
-from tests.model_harness import insert_prices, rows, run_models, small_universe
+from tests.model_harness import insert_index_members, insert_prices, rows, run_models, small_universe
 from warehouse import models as sql_models
 from warehouse.claims import HEADER, METRICS, ClaimsError, load_claims, read_claims
 
 D = dt.date.fromisoformat
+# marts.claims and what it reads: the claim families and the marts they take figures from
+CLAIMS_MODELS = (
+    "returns_daily",
+    "outperformance_streaks",
+    "fed_policy",
+    "easing_cycle_study",
+    "yield_curve",
+    "valuation_gap",
+    "claims_prices",
+    "claims_rotation",
+    "claims_macro",
+    "claims_valuation",
+    "claims_breadth",
+    "claims",
+)
 PRICE_MODELS = (  # staging.returns_daily and the marts built from prices
     "returns_daily",
     "period_returns",
@@ -20,6 +35,7 @@ PRICE_MODELS = (  # staging.returns_daily and the marts built from prices
     "outperformance_streaks",
     "highs_drawdowns",
     "breadth",
+    "index_breadth",
 )
 
 
@@ -132,15 +148,7 @@ def claims_world(conn, tmp_path):
         ],
     )
     assert load_claims(conn, path) == 19
-    run_models(
-        conn,
-        "returns_daily",
-        "outperformance_streaks",
-        "fed_policy",
-        "valuation_gap",
-        "claims",
-        universe=small_universe(pairs=(("^RUT", "^GSPC"),)),
-    )
+    run_models(conn, *CLAIMS_MODELS, universe=small_universe(pairs=(("^RUT", "^GSPC"),)))
     got = rows(conn, "select claim_id, computed_value, verdict from marts.claims")
     return {claim: (value, verdict) for claim, value, verdict in got}
 
@@ -185,13 +193,13 @@ def test_claims_rows_keep_the_file(conn, claims_world):
     assert row["difference"] == pytest.approx(0.0)
     week = rows(
         conn,
-        "select source_ref, start_date, difference, notes from marts.claims "
+        "select source_ref, start_date, difference, reading from marts.claims "
         "where claim_id = 'week_contradicted'",
     )
     assert week[0][:2] == ("title only", D("2025-12-31"))
     assert week[0][2] == pytest.approx(0.05 - 0.0469)
     assert rows(
-        conn, "select source_ref, notes from marts.claims where claim_id = 'week_holds'"
+        conn, "select source_ref, reading from marts.claims where claim_id = 'week_holds'"
     ) == [("Small caps, week one", "base 12-31, end 01-09")]
     # file order
     assert [r[0] for r in rows(conn, "select claim_id from marts.claims")][:3] == [
@@ -211,9 +219,7 @@ def test_a_tolerance_edge_holds(conn, tmp_path):
     insert_prices(conn, [("^RUT", "2026-01-08", 2603.905)])
     # 2603.905 - 2603.90 is 0.005 in decimal and a hair more in binary: still holds
     load_claims(conn, write_claims(tmp_path, ["c,P,x,,close,^RUT,,2026-01-08,2603.90,0.005,"]))
-    run_models(
-        conn, "returns_daily", "outperformance_streaks", "fed_policy", "valuation_gap", "claims"
-    )
+    run_models(conn, *CLAIMS_MODELS)
     assert rows(conn, "select verdict from marts.claims") == [("holds",)]
 
 
@@ -279,7 +285,7 @@ def test_a_bad_line_is_named_and_nothing_loads(conn, tmp_path):
         ("a,,x,,close,^RUT,,2026-01-09,2100,0.005,", "publisher is empty"),
         ("a,P,x,,close,^RUT,,2026-01-09,2100,-1,", "negative"),
         ("A b,P,x,,close,^RUT,,2026-01-09,2100,0.005,", "claim_id"),
-        ("a,P,x,,close,^RUT,,2026-01-09,2100", "expected 11 cells"),
+        ("a,P,x,,close,^RUT,,2026-01-09,2100", "expected 10 to 15 cells"),
     ],
 )
 def test_malformed_rows_are_refused_with_the_reason(tmp_path, line, expected):
@@ -375,12 +381,17 @@ def regime_world(conn):
         ],
     )
 
-    def build(**overrides):
+    def build(first_snapshot=SESSIONS[0], **overrides):
+        # the two small caps are the Russell 2000 from its first membership snapshot on; the
+        # story-stock group holds a falling stock, which the regime must not read
+        insert_index_members(conn, [("russell_2000", first_snapshot, t) for t in ("AAA", "BBB")])
+        insert_prices(conn, [("FALL", d, 50.0 - i) for i, d in enumerate(SESSIONS)])
         params = {
             "rs_sma_short": 3,
             "breadth_sma_short": 2,
+            "index_breadth_sma_medium": 2,
             "curve_change_window": 1,
-            "_breadth_groups": {"small_caps": ["AAA", "BBB"]},
+            "_breadth_groups": {"story_stocks": ["FALL"]},
         } | overrides
         run_models(
             conn,
@@ -390,6 +401,7 @@ def regime_world(conn):
             "valuation_gap",
             "rotation_regime",
             universe=small_universe(),
+            indexes=[("russell_2000", "IWM", "^RUT")],
             **params,
         )
         return rows(conn, "select * from marts.rotation_regime order by trade_date")
@@ -399,7 +411,7 @@ def regime_world(conn):
 
 N = None
 # per session: rs > sma3, excess_63d > 0, discount > avg, easing active, curve steepening,
-# breadth > half
+# Russell 2000 members above their 2-session average > half
 COMPONENTS = [
     (N, N, N, True, N, N),  # 01-02: no average yet, no curve change, breadth window not full
     (N, N, N, True, True, True),  # 01-03
@@ -472,6 +484,19 @@ def test_regime_thresholds_come_from_the_config(regime_world):
     assert labels[D("2024-01-12")] == "large-cap leadership"  # 2 of 4 = 0.5: inclusive
 
 
+def test_regime_breadth_is_the_index_from_its_first_snapshot(regime_world):
+    # members known from 01-08 on: no breadth before (NULL, not a vote), the members' after
+    got = regime_world(first_snapshot=SESSIONS[4])
+    assert [r[8] for r in got] == [N] * 4 + [True] * 6
+    assert [r[10] for r in got] == [len([c for c in cs if c is not None]) - (i in (1, 2, 3)) for i, cs in enumerate(COMPONENTS)]
+
+
+def test_regime_breadth_ignores_projected_members(regime_world):
+    # the members projected back before the first snapshot carry survivorship bias: not used
+    got = regime_world(first_snapshot=SESSIONS[4], index_breadth_membership="projected")
+    assert [r[8] for r in got] == [N] * 4 + [True] * 6
+
+
 def test_regime_model_declares_its_types(conn, regime_world):
     regime_world()
     model = {m.name: m for m in sql_models.discover()}["rotation_regime"]
@@ -528,6 +553,8 @@ def dashboard(conn):
             ("2024-01-02", "SPY", "pe_forward", 20.0, "sample"),
         ],
     )
+    # the Russell 2000 as three of these tickers, from 2024-01-02 on
+    insert_index_members(conn, [("russell_2000", "2024-01-02", t) for t in ("IWM", "IJR", "SPY")])
     run_models(
         conn,
         *PRICE_MODELS,
@@ -537,6 +564,7 @@ def dashboard(conn):
         "rotation_regime",
         "rotation_dashboard",
         universe=small_universe(pairs=(("IWM", "SPY"), ("IJR", "SPY"))),
+        indexes=[("russell_2000", "IWM", "^RUT")],
     )
     columns = [r[0] for r in rows(conn, "describe marts.rotation_dashboard")]
     return {
@@ -580,8 +608,19 @@ def test_dashboard_valuation_fed_and_regime(dashboard):
     # the cut of 2023-12-15: easing, 20 and 19 days before the as_of dates
     assert (iwm["fed_stance"], iwm["days_since_first_cut"]) == ("easing", 20)
     assert (ijr["fed_stance"], ijr["days_since_first_cut"]) == ("easing", 19)
-    # only the easing component has data (no averages, no rates, no breadth groups): no label
+    # too few components have data (no averages, no rates, no index member with 50 sessions): no label
     assert iwm["regime_label"] is None
+
+
+def test_dashboard_shows_the_russell_2000_breadth_of_its_date(dashboard):
+    iwm, ijr = dashboard["IWM/SPY"], dashboard["IJR/SPY"]
+    # 01-04: IWM 104 -> 106 up, SPY 202 -> 201 down, IJR no bar: 1 of 2 up; no member has 50
+    # sessions for its average
+    assert (iwm["breadth_index"], iwm["breadth_share_advancing"], iwm["breadth_share_above_sma50"]) == (
+        "russell_2000", 0.5, None,
+    )
+    # 01-03: IWM 102 -> 104, SPY 200 -> 202, IJR 49 -> 51, all up
+    assert (ijr["breadth_index"], ijr["breadth_share_advancing"]) == ("russell_2000", 1.0)
 
 
 def test_dashboard_model_declares_its_types(conn, dashboard):

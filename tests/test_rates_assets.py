@@ -60,11 +60,12 @@ def test_the_sample_builds_every_rates_table(project_env):
     )
     assert policy["range_days_effective_outside"] == 0
     decisions = metadata(result, "core__fomc_decisions")
-    assert decisions["dagster/row_count"] == 109 and decisions["cuts_in_latest_easing_cycle"] == 6
+    assert decisions["dagster/row_count"] == 109 and decisions["cuts_in_latest_easing_cycle"] == 3
+    # 2024-12-19 to 2025-09-18 is 273 days, more than easing_cycle_gap_days (180): a new cycle
     assert decisions["latest_easing_cycle"][0] == {
-        "effective_date": "2024-09-19",
-        "change_bp": -50,
-        "target": "4.75-5.00",
+        "effective_date": "2025-09-18",
+        "change_bp": -25,
+        "target": "4.00-4.25",
     }
     with duckdb.connect(str(db), read_only=True) as conn:
         outcome = decisions_match_reference(conn)

@@ -382,19 +382,21 @@ def test_the_live_source_reports_a_malformed_series_by_name_and_loads_the_others
 
 
 def test_a_refused_connection_is_retried_then_named(sleeps):
-    with socket.socket() as probe:  # a port with nothing listening on it
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    client = FredApiClient(
-        API_KEY,
-        base_url=f"http://127.0.0.1:{port}",
-        sleep=sleeps,
-        clock=sleeps.clock,
-        max_attempts=2,
-        timeout=1.0,
-    )
-    with pytest.raises(FredError) as err:
-        client.fetch("DFF")
+    # The port stays bound, never listening, until the client has tried it: a connection to it is
+    # refused, and no other process can take the port in between (as it could once it was freed).
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        port = held.getsockname()[1]
+        client = FredApiClient(
+            API_KEY,
+            base_url=f"http://127.0.0.1:{port}",
+            sleep=sleeps,
+            clock=sleeps.clock,
+            max_attempts=2,
+            timeout=1.0,
+        )
+        with pytest.raises(FredError) as err:
+            client.fetch("DFF")
     assert "cannot reach 127.0.0.1" in str(err.value) and "gave up after 2 attempts" in str(
         err.value
     )

@@ -281,3 +281,39 @@ def test_fetch_starts_go_back_the_revision_window_from_the_last_observation(cycl
         "DFF": D(2024, 10, 9),  # last stored 2024-11-08
         "DGS10": None,  # never loaded: the whole history
     }
+
+
+def test_cycle_start_splits_cuts_more_than_the_gap_apart(conn):
+    """The easing-cycle rule in core.fomc_decisions: a hike run is one cycle; a cut after a hike,
+    or more than easing_cycle_gap_days (180) after the previous cut, starts one. Day counts by hand:
+    2024-12-19 -> 2025-06-17 is 12 + 31 + 28 + 31 + 30 + 31 + 17 = 180 days (same cycle),
+    2025-06-17 -> 2025-12-16 is 13 + 31 + 31 + 30 + 31 + 30 + 16 = 182 days (a new one)."""
+    upper = {
+        D(2024, 12, 1): 4.75,
+        D(2024, 12, 19): 4.5,  # cut: the first change of the history starts a cycle
+        D(2025, 6, 17): 4.25,  # 180 days later: the same cycle
+        D(2025, 12, 16): 4.0,  # 182 days later: a new cycle
+        D(2026, 1, 5): 4.25,  # hike: its own run
+        D(2026, 1, 20): 4.5,  # hike: the same run
+        D(2026, 2, 3): 4.25,  # cut after a hike, 49 days after the last cut: a new cycle
+    }
+    lower_by_day, current = [], None
+    for day in days(D(2024, 12, 1), D(2026, 2, 10)):
+        current = upper.get(day, current)
+        lower_by_day.append((day, current - 0.25))
+    load(conn, {"DFEDTARL": lower_by_day, "DFEDTARU": [(d, v + 0.25) for d, v in lower_by_day]})
+    rebuild_policy_rate_daily(conn)
+    rebuild_fomc_decisions(conn)
+    starts = [(d[0], d[7]) for d in decisions(conn)]
+    assert starts == [
+        (D(2024, 12, 19), D(2024, 12, 19)),
+        (D(2025, 6, 17), D(2024, 12, 19)),
+        (D(2025, 12, 16), D(2025, 12, 16)),
+        (D(2026, 1, 5), D(2026, 1, 5)),
+        (D(2026, 1, 20), D(2026, 1, 5)),
+        (D(2026, 2, 3), D(2026, 2, 3)),
+    ]
+    assert [c[0] for c in latest_easing_cycle(conn)] == [D(2026, 2, 3)]
+    # a 200-day gap bridges the 182 days: one cycle from 2024-12-19
+    rebuild_fomc_decisions(conn, gap_days=200)
+    assert [d[7] for d in decisions(conn)][:3] == [D(2024, 12, 19)] * 3

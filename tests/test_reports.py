@@ -116,7 +116,7 @@ def test_fed_legend_is_clear_of_the_plotted_data(fed_frame):
 def test_line_chart_legends_sit_outside_the_axes(fed_frame):
     days = pd.date_range("2024-01-01", periods=300, freq="D")
     breadth = pd.DataFrame(
-        {"group_name": np.repeat(["sectors", "small_caps"], 150), "trade_date": np.tile(days[:150], 2),
+        {"group_name": np.repeat(["sectors", "story_stocks"], 150), "trade_date": np.tile(days[:150], 2),
          "share_above_sma50": np.tile(np.linspace(0, 1, 150), 2), "share_above_sma200": 0.5}
     )
     valuation = pd.DataFrame(
@@ -124,8 +124,14 @@ def test_line_chart_legends_sit_outside_the_axes(fed_frame):
          "discount": np.linspace(0.3, -0.1, 300), "discount_avg_prior": 0.1}
     )
     relative = _relative_strength_rows(days)
+    index = pd.DataFrame(
+        {"index_id": "russell_2000", "trade_date": days[:150], "share_advancing": np.linspace(1, 0, 150),
+         "share_above_sma50": np.linspace(0, 1, 150)}
+    )
     figures = [
         reports.breadth_figure(breadth),
+        reports.breadth_figure(breadth, index),
+        reports.breadth_figure(None, index),
         reports.valuation_figure(valuation),
         reports.relative_strength_figure(relative),
         reports.fed_figure(fed_frame),
@@ -233,3 +239,29 @@ def test_dashboard_on_the_page_has_one_column_per_pair_in_a_scrolling_wrapper(da
     assert table.count("<th scope='row'>") == 6
     assert "<tr><th scope='row'>as_of</th><td>2026-01-16</td><td>2026-01-16</td></tr>" in table
     assert "<td class='num'>14</td>" in table
+
+
+def test_breadth_chart_reads_the_index_point_in_time(conn, tmp_path, monkeypatch):
+    conn.execute("create schema if not exists marts")
+    conn.execute(
+        "create table marts.index_breadth (index_id varchar, trade_date date, membership_basis varchar, "
+        "share_advancing double, share_above_sma50 double)"
+    )
+    conn.execute(
+        """insert into marts.index_breadth values
+        ('russell_2000', date '2024-01-02', 'projected', 0.9, 0.9),
+        ('russell_2000', date '2024-01-03', 'point_in_time', 0.6, 0.4),
+        ('russell_2000', date '2024-01-04', 'point_in_time', 0.3, 0.5),
+        ('sp_500', date '2024-01-04', 'point_in_time', 0.7, 0.7)"""
+    )
+    drawn = []
+    real = reports.breadth_figure
+    monkeypatch.setattr(reports, "breadth_figure", lambda frame, index=None: drawn.append((frame, index)) or real(frame, index))
+    # no marts.breadth: the index alone still makes the chart
+    path = reports.breadth_chart(conn, tmp_path, years=3, index_id="russell_2000")
+    assert path is not None and path.exists()
+    ((groups, index),) = drawn
+    assert groups is None
+    # the projected row (survivors only) and the other index are left out
+    assert index["trade_date"].dt.date.tolist() == [dt.date(2024, 1, 3), dt.date(2024, 1, 4)]
+    assert index["share_advancing"].tolist() == [0.6, 0.3]

@@ -85,7 +85,8 @@ def test_the_jobs_target_the_ingest_assets(project_env):
     from pipelines.definitions import defs
 
     d = defs()
-    for name, key in [("daily_prices", schedules.PRICES), ("daily_valuations", schedules.VALUATIONS),
-                      ("daily_rates", schedules.RATES)]:
+    # the day's members first: the prices of that day cover every member of a configured index
+    for name, keys in [("daily_prices", {schedules.MEMBERS, schedules.PRICES}),
+                       ("daily_valuations", {schedules.VALUATIONS}), ("daily_rates", {schedules.RATES})]:
         job = d.resolve_job_def(name)
-        assert job.asset_layer.executable_asset_keys == {key}
+        assert job.asset_layer.executable_asset_keys == keys

@@ -14,12 +14,13 @@ from warehouse.snapshot import open_for_reading, publish, snapshot_path
 
 READER = textwrap.dedent(
     """
-    import sys, time, duckdb
+    import os, sys, duckdb
     from warehouse.snapshot import open_for_reading
-    path, seconds = sys.argv[1], float(sys.argv[2])
+    path, progress, stop = sys.argv[1:4]
     ok = errors = 0
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
+    # Reads until the writer says stop; after each, the count of reads so far goes to `progress`
+    # (written whole, then renamed, so the writer never sees half a number).
+    while not os.path.exists(stop):
         try:
             conn, _ = open_for_reading(path)
             with conn:
@@ -29,9 +30,32 @@ READER = textwrap.dedent(
         except Exception as exc:
             errors += 1
             print(repr(exc), file=sys.stderr)
+        with open(progress + ".tmp", "w") as fh:
+            fh.write(str(ok + errors))
+        os.replace(progress + ".tmp", progress)
     print(ok, errors)
     """
 )
+# Only a guard against a reader that hangs: no assertion depends on how fast anything runs.
+HANG_GUARD_S = 120.0
+PUBLICATIONS = 6
+
+
+def reads_so_far(progress):
+    try:
+        return int(progress.read_text() or 0)
+    except FileNotFoundError:
+        return 0
+
+
+def wait_for_reads(progresses, at_least, procs):
+    """Block until every reader has made `at_least` reads (events, not seconds)."""
+    deadline = time.monotonic() + HANG_GUARD_S
+    while min(reads_so_far(p) for p in progresses) < at_least:
+        for proc in procs:
+            assert proc.poll() is None, f"a reader stopped early: {proc.communicate()}"
+        assert time.monotonic() < deadline, "the readers made no progress: hung?"
+        time.sleep(0.01)
 
 
 def fill(conn, n, start=0):
@@ -62,29 +86,33 @@ def test_two_readers_query_while_a_run_writes(tmp_path):
     fill(writer, 1000)
     publish(writer, path)
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    stop = tmp_path / "stop"
+    progresses = [tmp_path / f"reader-{i}.progress" for i in range(2)]
     readers = [
-        subprocess.Popen([sys.executable, "-c", READER, str(path), "6"], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env=env)
-        for _ in range(2)
+        subprocess.Popen([sys.executable, "-c", READER, str(path), str(progress), str(stop)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        for progress in progresses
     ]
-    # The run: it keeps writing the warehouse and re-publishing while the readers query.
-    writes = 0
-    started = time.monotonic()
-    while time.monotonic() - started < 5:
-        fill(writer, 5000, start=1000 + writes * 5000)
-        publish(writer, path)
-        writes += 1
-    writer.close()
+    try:
+        # The run: each publication waits until both readers have read the snapshot since the
+        # previous one, so every publication happens while readers are reading.
+        wait_for_reads(progresses, 1, readers)
+        for writes in range(1, PUBLICATIONS + 1):
+            fill(writer, 5000, start=1000 + (writes - 1) * 5000)
+            publish(writer, path)
+            wait_for_reads(progresses, min(reads_so_far(p) for p in progresses) + 1, readers)
+    finally:
+        writer.close()
+        stop.touch()
     for proc in readers:
-        out, err = proc.communicate(timeout=60)
+        out, err = proc.communicate(timeout=HANG_GUARD_S)
         ok, errors = map(int, out.split())
         assert errors == 0, err
-        assert ok > 10
-    assert writes >= 3
+        assert ok >= PUBLICATIONS + 1
     conn, used = open_for_reading(path)
     with conn:
         assert used == snapshot_path(path)
-        assert conn.execute("select count(*) from core.prices_daily").fetchall()[0][0] == 1000 + writes * 5000
+        assert conn.execute("select count(*) from core.prices_daily").fetchall()[0][0] == 1000 + PUBLICATIONS * 5000
 
 
 def test_cli_prints_a_table_from_the_snapshot(tmp_path, capsys):

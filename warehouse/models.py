@@ -55,7 +55,8 @@ class Incremental:
     {{ since }} as {{ this }} (running state: a record, a streak, a cumulative sum). The build
     deletes the rows dated on or after `since` and inserts the SQL's rows dated on or after it.
     The build guarantees that, for every value of `partition_by` in `relation` with rows before
-    `since`, its last `lookback_rows` rows before `since` (or all of them, if fewer) are dated on
+    `since` and input rows on or after it (only those get rebuilt rows: `_rebuilt_partitions`),
+    its last `lookback_rows` rows before `since` (or all of them, if fewer) are dated on
     or after `window_start`: the SQL's windows then see the same rows a full build gives them.
     A full build passes {{ since }} = {{ window_start }} = -infinity and an empty {{ this }}.
     """
@@ -314,6 +315,7 @@ CONFIG_TABLES = {
     "config.pairs": "pair varchar, small varchar, large varchar",
     "config.ticker_groups": "ticker varchar, group_name varchar",
     "config.breadth_groups": "group_name varchar, ticker varchar",
+    "config.indexes": "index_id varchar, fund varchar, index_symbol varchar",
 }
 
 
@@ -335,6 +337,7 @@ def write_config_tables(conn: duckdb.DuckDBPyConnection, universe: Universe, par
         "config.pairs": [(p.name, p.small, p.large) for p in universe.pairs],
         "config.ticker_groups": [(t, g) for g, members in universe.groups.items() for t in members],
         "config.breadth_groups": breadth_rows,
+        "config.indexes": [(i.index_id, i.fund, i.index_symbol) for i in universe.indexes],
     }
     with transaction(conn):
         ensure_schema(conn)
@@ -439,6 +442,7 @@ def window_start(
     n = conn.execute(f"select ({_render_params(model, inc.lookback_rows, params)})::bigint").fetchall()[0][0]
     if n < 1:
         raise ModelError(f"{model.path}: lookback_rows must be at least 1, got {n}")
+    rebuilt, rebuilt_args = _rebuilt_partitions(model, params, catalog, relation, date_column, since)
     # A first guess wide enough for n rows of every partition that trades most sessions (or
     # weeks); the partitions it leaves short are looked up one by one below.
     days = 7 * n + 7 if inc.grain == "week" else n * 3 // 2 + 14
@@ -449,7 +453,7 @@ def window_start(
             select {part} as part, {date_column} as day,
                    row_number() over (partition by {part} order by {date_column} desc) as back
             from {relation}
-            where {date_column} >= ? and {date_column} < ?
+            where {date_column} >= ? and {date_column} < ? {rebuilt}
         ),
 
         per_partition as (
@@ -461,7 +465,7 @@ def window_start(
         select min(first_needed), list(part) filter (where n_rows < ?), list(part)
         from per_partition
         """,
-        [guess, since, n, n],
+        [guess, since, *rebuilt_args, n, n],
     ).fetchall()[0]
     start, short, seen = counted[0] or since, counted[1] or [], counted[2] or []
     # Partitions with no row since the guess but older ones (a halt, a long gap in the data):
@@ -471,9 +475,9 @@ def window_start(
         f"""
         select coalesce(list(distinct {part}), [])
         from {relation}
-        where {date_column} < ? and {part} not in (select unnest(?))
+        where {date_column} < ? and {part} not in (select unnest(?)) {rebuilt}
         """,
-        [guess, seen],
+        [guess, seen, *rebuilt_args],
     ).fetchall()[0][0]
     if short:
         # partitions with fewer than n rows since the guess: their own n-th row back, if older
@@ -492,6 +496,32 @@ def window_start(
         if older is not None:
             start = min(start, older)
     return min(start, since)
+
+
+def _rebuilt_partitions(
+    model: Model, params: dict, catalog: dict[str, Model], relation: str, date_column: str, since: dt.date
+) -> tuple[str, list]:
+    """A filter on the partitions that get rebuilt rows: those with input rows from `since` on.
+
+    A ticker that stopped trading years ago (a former index member) gets no rebuilt row, so its
+    windows need no rows; counting it would pull every daily build back to its last rows. The
+    inputs are the incremental relation when it is another model, else the models the SQL reads
+    that have the partition column (the model's own table holds no row from `since` yet). With no
+    such input, every partition counts.
+    """
+    part = model.incremental.partition_by
+    if relation != model.relation:
+        inputs = [(relation, date_column)]
+    else:
+        inputs = [
+            (r, catalog[r].date_column)
+            for r in sorted(model.dependencies(params))
+            if r in catalog and r != model.relation and catalog[r].date_column and part in catalog[r].columns
+        ]
+    if not inputs:
+        return "", []
+    union = " union ".join(f"select {part} from {r} where {d} >= ?" for r, d in inputs)
+    return f"and {part} in ({union})", [since] * len(inputs)
 
 
 def _render_params(model: Model, text: str, params: dict) -> str:

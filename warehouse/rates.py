@@ -176,11 +176,20 @@ changes as (
 ),
 numbered as (
     select *,
-        -- a new run starts at every change of direction
-        sum(case when direction is distinct from previous_direction then 1 else 0 end)
-            over (order by effective_date) as run_number
+        -- The easing-cycle rule (README, "Easing cycles"): a new cycle starts at every change of
+        -- direction, and at a cut more than the gap after the previous cut (the previous change,
+        -- since a hike in between is a change of direction); a run of hikes is one cycle.
+        sum(
+            case
+                when direction is distinct from previous_direction then 1
+                when direction = 'cut' and effective_date - previous_date > $gap_days then 1
+                else 0
+            end
+        ) over (order by effective_date) as run_number
     from (
-        select *, lag(direction) over (order by effective_date) as previous_direction
+        select *,
+            lag(direction) over (order by effective_date) as previous_direction,
+            lag(effective_date) over (order by effective_date) as previous_date
         from changes
     )
 )
@@ -192,6 +201,13 @@ select
 from numbered
 order by effective_date
 """
+
+
+def easing_cycle_gap_days() -> int:
+    """easing_cycle_gap_days of config/models.toml: the one parameter of the easing-cycle rule."""
+    from warehouse.models import load_params  # the model runner imports this module's callers
+
+    return int(load_params()["easing_cycle_gap_days"])
 
 
 def rebuild_policy_rate_daily(
@@ -210,13 +226,18 @@ def rebuild_policy_rate_daily(
         return conn.execute("select count(*) from core.policy_rate_daily").fetchall()[0][0]
 
 
-def rebuild_fomc_decisions(conn: duckdb.DuckDBPyConnection, *, run_id: str | None = None) -> int:
+def rebuild_fomc_decisions(
+    conn: duckdb.DuckDBPyConnection, *, run_id: str | None = None, gap_days: int | None = None
+) -> int:
     """Replace core.fomc_decisions from core.policy_rate_daily in one transaction; its row count.
 
+    cycle_start follows the easing-cycle rule with `gap_days` (default: easing_cycle_gap_days of
+    config/models.toml), the rule every table, query and chart reads from here.
     Recorded like the policy table: from the first decision added, changed or removed.
     """
+    gap = easing_cycle_gap_days() if gap_days is None else int(gap_days)
     with transaction(conn):
-        conn.execute(DECISIONS_SQL)
+        conn.execute(DECISIONS_SQL, {"gap_days": gap})
         replace_contents(conn, "core.fomc_decisions", "select * from _decisions",
                          date_column="effective_date", run_id=run_id)
         conn.execute("drop table _decisions")
@@ -282,7 +303,7 @@ def latest_policy(conn: duckdb.DuckDBPyConnection) -> dict | None:
 
 def latest_easing_cycle(conn: duckdb.DuckDBPyConnection) -> list[tuple[dt.date, int, float, float]]:
     """(effective date, change in bp, new lower, new upper) of each cut of the latest easing
-    cycle: the run of cuts that started after the last hike."""
+    cycle (core.fomc_decisions.cycle_start: the cycle rule with its gap, so 2025-09-18 on)."""
     return conn.execute(
         """
         select effective_date, change_bp, target_lower, target_upper

@@ -45,6 +45,7 @@ class Report:
     charts: dict[str, Path] = field(default_factory=dict)  # name -> PNG
     skipped: dict[str, str] = field(default_factory=dict)  # name -> why
     page: Path | None = None
+    scorecard: Path | None = None  # scorecard.html: the published claims and their verdicts
 
 
 def _exists(conn: duckdb.DuckDBPyConnection, relation: str) -> bool:
@@ -55,10 +56,10 @@ def _exists(conn: duckdb.DuckDBPyConnection, relation: str) -> bool:
     return found > 0
 
 
-def _frame(conn, relation: str, sql: str) -> pd.DataFrame | None:
+def _frame(conn, relation: str, sql: str, parameters: list | None = None) -> pd.DataFrame | None:
     if not _exists(conn, relation):
         return None
-    frame = conn.execute(sql).df()
+    frame = conn.execute(sql, parameters).df()
     return frame if len(frame) else None
 
 
@@ -330,18 +331,42 @@ def rrg_chart(conn, folder: Path, tail_weeks: int = 4) -> Path | None:
     return _save(rrg_figure(recent, latest, tail_weeks), folder / "rrg.png")
 
 
-def breadth_figure(frame: pd.DataFrame):
-    fig, ax = plt.subplots(figsize=(10, 3.8), dpi=DPI)
-    for group, part in frame.groupby("group_name"):
+def breadth_figure(frame: pd.DataFrame | None, index: pd.DataFrame | None = None):
+    """Share above the 50-session average of the index's members (`index`: marts.index_breadth rows
+    of one index) and of the configured groups (`frame`: marts.breadth); under it, when the index is
+    there, the share of its members advancing."""
+    rows = 2 if index is not None else 1
+    fig, axes = plt.subplots(rows, 1, figsize=(10, 3.8 * rows), dpi=DPI, sharex=True, squeeze=False)
+    ax = axes[0][0]
+    if index is not None:
+        name = f"{index['index_id'].iloc[0]} members".replace("_", " ")
+        ax.plot(index["trade_date"], 100 * index["share_above_sma50"], lw=1.6, color="black", label=name)
+    for group, part in (frame.groupby("group_name") if frame is not None else ()):
         ax.plot(part["trade_date"], 100 * part["share_above_sma50"], lw=1.1, label=str(group).replace("_", " "))
     ax.axhline(50, color="grey", lw=0.8, ls="--")
     ax.set_ylim(0, 100)
     _style(ax, "Breadth: share of members above their 50-session average", "% of members")
     _legend_outside(ax)
+    if index is not None:
+        # a single session's share swings widely; its 10-session mean shows the trend under it
+        low = axes[1][0]
+        share = 100 * index["share_advancing"]
+        low.plot(index["trade_date"], share, lw=0.5, color="grey", alpha=0.6, label="each session")
+        low.plot(index["trade_date"], share.rolling(10).mean(), lw=1.4, color="black", label="10-session mean")
+        low.axhline(50, color="grey", lw=0.8, ls="--")
+        low.set_ylim(0, 100)
+        _style(low, f"{name.capitalize()} advancing, as the index was each day", "% of members")
+        _legend_outside(low)
     return fig
 
 
-def breadth_chart(conn, folder: Path, years: int) -> Path | None:
+def breadth_chart(conn, folder: Path, years: int, index_id: str | None = None) -> Path | None:
+    """The chart of the index's breadth (regime_breadth_index of config/models.toml unless
+    `index_id` is given), point-in-time rows only, beside the configured groups' breadth."""
+    if index_id is None:
+        from warehouse.models import load_params
+
+        index_id = str(load_params()["regime_breadth_index"])
     frame = _frame(
         conn,
         "marts.breadth",
@@ -349,9 +374,19 @@ def breadth_chart(conn, folder: Path, years: int) -> Path | None:
         f"where trade_date >= (select max(trade_date) from marts.breadth) - interval {int(years)} year "
         "order by trade_date",
     )
-    if frame is None:
+    # rows projected back before the first membership snapshot are today's survivors: not shown
+    index = _frame(
+        conn,
+        "marts.index_breadth",
+        "select index_id, trade_date, share_advancing, share_above_sma50 from marts.index_breadth "
+        "where index_id = $1 and membership_basis = 'point_in_time' and trade_date >= "
+        f"(select max(trade_date) from marts.index_breadth where index_id = $1) - interval {int(years)} year "
+        "order by trade_date",
+        [index_id],
+    )
+    if frame is None and index is None:
         return None
-    return _save(breadth_figure(frame), folder / "breadth.png")
+    return _save(breadth_figure(frame, index), folder / "breadth.png")
 
 
 def dashboard_table(conn) -> pd.DataFrame | None:
@@ -436,6 +471,9 @@ def render(conn: duckdb.DuckDBPyConnection, folder: Path, years: int = 3) -> Rep
         else:
             report.charts[name] = path
     dashboard = dashboard_table(conn)
+    from warehouse import scorecard  # its own page, linked from index.html
+
+    report.scorecard = scorecard.write_page(conn, folder)
     report.page = write_page(folder, report, dashboard)
     return report
 
@@ -456,6 +494,12 @@ figure{margin:1.5em 0}
 """
 
 
+SCORECARD_LINK = (
+    '<p><a href="scorecard.html">The story scorecard</a>: every published claim, the data&#39;s figure '
+    "and the verdict.</p>"
+)
+
+
 def write_page(folder: Path, report: Report, dashboard: pd.DataFrame | None) -> Path:
     table = html_table(dashboard) if dashboard is not None else "<p>No dashboard yet.</p>"
     images = "\n".join(
@@ -470,6 +514,7 @@ def write_page(folder: Path, report: Report, dashboard: pd.DataFrame | None) -> 
 <style>{PAGE_STYLE}</style></head>
 <body><h1>Small-cap vs large-cap rotation</h1>
 <p>Generated {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC from the warehouse.</p>
+{SCORECARD_LINK if report.scorecard else ""}
 <h2>Dashboard</h2>{table}
 <h2>Charts</h2>{images}
 {f"<h2>Not rendered</h2><ul>{skipped}</ul>" if skipped else ""}

@@ -39,6 +39,15 @@ def universe_config(duckdb: DuckDBResource) -> dg.MaterializeResult:
     )
 
 
+def people_metadata(relation: str, conn) -> dict[str, dg.MetadataValue]:
+    """What a model shows people in the UI beside its build figures: the claims' scorecard."""
+    if relation != "marts.claims":
+        return {}
+    from warehouse import scorecard  # matplotlib: imported by the run that renders, not by every load
+
+    return {name: dg.MetadataValue.md(text) for name, text in scorecard.metadata_markdown(conn).items()}
+
+
 class ModelBuildConfig(dg.Config):
     """Run config of a SQL model's asset."""
 
@@ -92,6 +101,7 @@ def model_asset(
                 conn, model, params, catalog=catalog, full_refresh=config.full_refresh, run_id=context.run_id
             )
             types = sql_models.column_types(conn, model.relation)
+            for_people = people_metadata(model.relation, conn)
         metadata = {
             **active_metadata(),
             "dagster/column_lineage": lineage,
@@ -114,6 +124,7 @@ def model_asset(
             metadata["rows_written"] = result.rows_written
         for name, value in result.headline.items():
             metadata[name] = dg.MetadataValue.float(value) if value is not None else dg.MetadataValue.null()
+        metadata.update(for_people)
         since = f" from {result.rebuilt_from}" if result.rebuilt_from else ""
         context.log.info(
             f"{model.relation}: {result.mode} build{since}, {result.rows} rows, latest {result.latest_date}"

@@ -49,6 +49,11 @@ class MarketSourceResource(dg.ConfigurableResource):
 
         return open_valuations_source(self.kind, self.files_dir)
 
+    def members(self):
+        from warehouse.sources.members import open_members_source
+
+        return open_members_source(self.kind, self.files_dir)
+
 
 def _is_lock_error(exc: duckdb.Error) -> bool:
     return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()

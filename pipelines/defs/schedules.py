@@ -26,12 +26,18 @@ from warehouse import calendar, settings
 PRICES = dg.AssetKey(["core", "prices_daily"])
 VALUATIONS = dg.AssetKey(["core", "valuations"])
 RATES = dg.AssetKey(["core", "rates_daily"])
+MEMBERS = dg.AssetKey(["core", "index_members"])
 
 prices_job = dg.define_asset_job(
     "daily_prices",
-    selection=dg.AssetSelection.assets(PRICES),
+    # The index members first (core/prices_daily depends on them): the day's prices cover the
+    # members of the day's snapshot. The members asset is not partitioned; it runs once per run.
+    selection=dg.AssetSelection.assets(MEMBERS, PRICES),
     partitions_def=monthly_partitions,
-    description="Loads the current month's bars (and the sessions re-fetched before it).",
+    description=(
+        "Loads the index members' latest snapshot, then the current month's bars (and the "
+        "sessions re-fetched before it)."
+    ),
 )
 
 

@@ -1,47 +1,50 @@
 /*
 description: >
-  Do the published claims hold? Every claim of core.published_claims (config/claims.csv),
-  recomputed from the warehouse's data, with a verdict: 'holds' when |computed_value -
-  claimed_value| <= tolerance (plus 1e-9, so a value exactly at the tolerance is not lost to
-  floating point), 'contradicted' when it is farther, 'no data' when the warehouse lacks what the
-  claim needs (a date that is not a stored session of the ticker, a pair without a streak that day,
-  a day the policy rate does not reach, no published valuation). How each metric is computed:
-  close - the raw close of the ticker on the session as_of_date (core.prices_daily).
-  price_return - raw close on as_of_date / raw close on start_date - 1: a price return, as index
-  gains are quoted (dividends left out); both dates must be stored sessions of the ticker.
-  ytd_return - raw close on as_of_date / the ticker's last raw close before 1 January of that year
-  - 1 (price return; marts.period_returns.ret_ytd is the same on adjusted closes).
-  outperformance_streak - marts.outperformance_streaks.streak of the pair on as_of_date.
-  fed_target_lower / fed_target_upper - the target range in force on the calendar day as_of_date
-  (marts.fed_policy), percent. fed_cuts_in_cycle - marts.fed_policy.cuts_in_cycle that day (its
-  easing-cycle rule), 0 when the latest change was a hike.
-  valuation_discount - 1 - small P/E / large P/E from published observations: the pair's
-  marts.valuation_gap rows of metric pe and source 'published' (two P/Es one publisher printed for
-  the same day, config/published_valuations.csv), the latest on or before as_of_date; among several
-  that day the claim's own publisher first, then by basis and publisher. The sample warehouse
-  holds no published figures, so there the verdict is 'no data'.
-  Units are the warehouse's: fractions for returns and discounts, percent for Fed rates. One row
-  per claim, in file order.
+  The story scorecard: do the published claims hold? Every claim of core.published_claims
+  (config/claims.csv: the story's words, the reading used, the claimed value) with the figure the
+  warehouse's data gives and a verdict. The figures come from one model per family of metrics
+  (marts.claims_prices, claims_rotation, claims_macro, claims_valuation, claims_breadth; their
+  headers say how each metric is computed); this model grades them. Verdicts, tried in order:
+  'pending' - a forecast (published_on before as_of_date) whose date is after the warehouse's last
+  session (the latest trade_date of core.prices_daily, never the wall clock); 'no data' - no
+  figure, the detail says which series and dates are missing; 'holds' - the figure satisfies the
+  comparison (about: |figure - claimed| <= tolerance; at_least: figure >= claimed - tolerance;
+  at_most: figure <= claimed + tolerance; above: figure > claimed; below: figure < claimed), with
+  1e-9 of slack so a value exactly at the tolerance is not lost to floating point; 'holds as
+  rounded' - an 'about' claim stated as a rounded figure (tolerance half its last digit, not a
+  stated band) whose figure truncated or rounded to the claim's precision (the decimals it is
+  written with) gives the claimed value (2,603.909912 truncated to cents is
+  2,603.90); 'close' - within close_tolerance (relative to the claimed value) of satisfying it;
+  'contradicted' otherwise. Units are the warehouse's: fractions for returns, shares and
+  discounts, percent for Fed rates, basis points for Fed changes. One row per claim, in file
+  order; a claim read several ways is several rows, one per reading.
 date_column: as_of_date
 unique_key: [claim_id]
 columns:
-  claim_id: varchar | the claim's name in config/claims.csv
+  claim_id: varchar | the claim's name in config/claims.csv (one reading of one statement)
   publisher: varchar | who published it
   source_ref: varchar | the article's URL or title
-  published_on: date | the day it was published, when known
-  metric: varchar | the metric kind (see the description)
-  subject: varchar | the ticker or pair; NULL for the Fed metrics
-  start_date: date | the base session of a price_return; NULL otherwise
+  published_on: date | the day it was published, when known; a claim about a later day is a forecast
+  words: varchar | the story's words, quoted
+  metric: varchar | the metric kind (warehouse/claims.py, METRICS)
+  subject: varchar | the ticker, pair or FRED series; NULL for the Fed metrics
+  start_date: date | the start of the span the metric reads; NULL when it reads none
   as_of_date: date | the day the value refers to
+  comparison: varchar | about, at_least, at_most, above or below
   claimed_value: double | the value as published, in the metric's unit
-  tolerance: double | the largest distance at which the claim still holds
-  computed_value: double | the same metric computed from the warehouse; NULL when it lacks the data
+  tolerance: double | how far the figure may be from claimed_value and the claim still holds
+  close_tolerance: double | relative to claimed_value - within it of holding the verdict is 'close'; NULL never 'close'
+  computed_value: double | the figure from the warehouse's data; NULL when it lacks the data
   difference: double | computed_value - claimed_value; NULL without a computed value
-  verdict: varchar | 'holds', 'contradicted' or 'no data'
-  notes: varchar | the reading chosen for an ambiguous account, from the file
+  verdict: varchar | 'holds', 'holds as rounded', 'close', 'contradicted', 'pending' or 'no data'
+  evidence: varchar | the data the figure comes from (for the Fed, FRED's target or the shipped decisions)
+  detail: varchar | how the figure came out, or why there is none (the series and dates missing)
+  reading: varchar | how the story's words are read (which dates, which base, the tolerance used)
 headline:
-  claims_holding: select count(*) from marts.claims where verdict = 'holds'
+  claims_holding: select count(*) from marts.claims where verdict in ('holds', 'holds as rounded')
+  claims_close: select count(*) from marts.claims where verdict = 'close'
   claims_contradicted: select count(*) from marts.claims where verdict = 'contradicted'
+  claims_pending: select count(*) from marts.claims where verdict = 'pending'
   claims_without_data: select count(*) from marts.claims where verdict = 'no data'
 */
 with claims as (
@@ -50,139 +53,113 @@ with claims as (
         publisher,
         source_ref,
         published_on,
+        words,
         metric,
         subject,
         start_date,
         as_of_date,
+        comparison,
         claimed_value,
         tolerance,
-        notes,
-        line_number,
-        date_trunc('year', as_of_date)::date as year_start
+        close_tolerance,
+        claimed_precision,
+        reading,
+        line_number
     from core.published_claims
 ),
 
--- only the tickers some claim is about: the table holds the whole universe's history
-prices as (
-    select ticker, trade_date, close
+figures as (
+    select claim_id, computed_value, evidence, detail from marts.claims_prices
+    union all select claim_id, computed_value, evidence, detail from marts.claims_rotation
+    union all select claim_id, computed_value, evidence, detail from marts.claims_macro
+    union all select claim_id, computed_value, evidence, detail from marts.claims_valuation
+    union all select claim_id, computed_value, evidence, detail from marts.claims_breadth
+),
+
+last_session as (
+    select max(trade_date) as last_session
     from core.prices_daily
-    where ticker in (select subject from claims)
 ),
 
-close_claims as (
-    select claims.claim_id, end_price.close as computed_value
-    from claims
-    inner join prices as end_price
-        on end_price.ticker = claims.subject and end_price.trade_date = claims.as_of_date
-    where claims.metric = 'close'
-),
-
-return_claims as (
-    -- exact sessions on both ends: a date that is not a session is a misread claim, not a
-    -- reason to take a neighbouring close
-    select claims.claim_id, end_price.close / start_price.close - 1 as computed_value
-    from claims
-    inner join prices as end_price
-        on end_price.ticker = claims.subject and end_price.trade_date = claims.as_of_date
-    inner join prices as start_price
-        on start_price.ticker = claims.subject and start_price.trade_date = claims.start_date
-    where claims.metric = 'price_return'
-),
-
-ytd_claims_base as (
-    select claims.claim_id, claims.subject, claims.as_of_date, base_price.close as base_close
-    from (select * from claims where metric = 'ytd_return') as claims
-    -- the ticker's last close of an earlier year: the year's base even when 31 December was no
-    -- session or the ticker skipped it
-    asof inner join prices as base_price
-        on base_price.ticker = claims.subject and claims.year_start > base_price.trade_date
-),
-
-ytd_claims as (
-    select ytd_claims_base.claim_id, end_price.close / ytd_claims_base.base_close - 1 as computed_value
-    from ytd_claims_base
-    inner join prices as end_price
-        on end_price.ticker = ytd_claims_base.subject and end_price.trade_date = ytd_claims_base.as_of_date
-),
-
-streak_claims as (
-    select claims.claim_id, streaks.streak::double as computed_value
-    from claims
-    inner join marts.outperformance_streaks as streaks
-        on streaks.pair = claims.subject and streaks.trade_date = claims.as_of_date
-    where claims.metric = 'outperformance_streak'
-),
-
-fed_claims as (
+measured as (
     select
-        claims.claim_id,
-        case claims.metric
-            when 'fed_target_lower' then fed.target_lower
-            when 'fed_target_upper' then fed.target_upper
-            -- no cycle in force (the latest change was a hike) is zero cuts, not missing data
-            when 'fed_cuts_in_cycle' then coalesce(fed.cuts_in_cycle, 0)
-        end::double as computed_value
+        claims.*,
+        figures.computed_value,
+        figures.evidence,
+        figures.detail,
+        figures.claim_id is not null as has_family,
+        claims.published_on < claims.as_of_date as is_forecast,
+        last_session.last_session,
+        -- how far the figure is from satisfying the comparison (0 when it does)
+        case claims.comparison
+            when 'about' then greatest(abs(figures.computed_value - claims.claimed_value) - claims.tolerance, 0)
+            when 'at_least' then greatest(claims.claimed_value - claims.tolerance - figures.computed_value, 0)
+            when 'at_most' then greatest(figures.computed_value - claims.claimed_value - claims.tolerance, 0)
+            when 'above' then greatest(claims.claimed_value - figures.computed_value, 0)
+            when 'below' then greatest(figures.computed_value - claims.claimed_value, 0)
+        end as shortfall,
+        case claims.comparison
+            when 'above' then figures.computed_value > claims.claimed_value
+            when 'below' then figures.computed_value < claims.claimed_value
+        end as strictly_satisfied,
+        -- the figure cut to the claim's precision: toward zero, and to the nearest (a hair of slack
+        -- so 2603.90 stored as 2603.8999... is not cut to 2603.89)
+        trunc(figures.computed_value / claims.claimed_precision + sign(figures.computed_value) * 1e-9)
+            * claims.claimed_precision as truncated,
+        round(figures.computed_value / claims.claimed_precision) * claims.claimed_precision as rounded
     from claims
-    inner join marts.fed_policy as fed
-        on fed.day = claims.as_of_date
-    where claims.metric in ('fed_target_lower', 'fed_target_upper', 'fed_cuts_in_cycle')
+    left join figures
+        on figures.claim_id = claims.claim_id
+    cross join last_session
 ),
 
-published_discounts as (
-    -- the discount computed from two P/Es a publisher printed for the same day (source
-    -- 'published': config/published_valuations.csv), whatever the basis
-    select pair, as_of_date, basis, publisher, discount
-    from marts.valuation_gap
-    where source = 'published' and metric = 'pe'
-),
-
-valuation_claims as (
-    -- the latest published pair of P/Es on or before the claim's date; on a date with several,
-    -- the claim's own publisher first, then by basis and publisher so the choice is stable
-    select claims.claim_id, published_discounts.discount as computed_value
-    from claims
-    inner join published_discounts
-        on published_discounts.pair = claims.subject
-        and published_discounts.as_of_date <= claims.as_of_date
-    where claims.metric = 'valuation_discount'
-    qualify row_number() over (
-        partition by claims.claim_id
-        order by published_discounts.as_of_date desc,
-            published_discounts.publisher = claims.publisher desc,
-            published_discounts.basis,
-            published_discounts.publisher
-    ) = 1
-),
-
-computed as (
-    select * from close_claims
-    union all select * from return_claims
-    union all select * from ytd_claims
-    union all select * from streak_claims
-    union all select * from fed_claims
-    union all select * from valuation_claims
+graded as (
+    select
+        *,
+        case
+            when computed_value is null and is_forecast and (last_session is null or as_of_date > last_session)
+                then 'pending'
+            when computed_value is null then 'no data'
+            when comparison in ('above', 'below') and strictly_satisfied then 'holds'
+            when comparison not in ('above', 'below') and shortfall <= 1e-9 then 'holds'
+            -- only for a rounded figure (tolerance half its last digit), not a stated band
+            when comparison = 'about'
+                and abs(tolerance * 2 - claimed_precision) <= claimed_precision * 1e-6
+                and (abs(truncated - claimed_value) < claimed_precision / 1000
+                    or abs(rounded - claimed_value) < claimed_precision / 1000)
+                then 'holds as rounded'
+            when shortfall <= close_tolerance * abs(claimed_value) + 1e-9 then 'close'
+            else 'contradicted'
+        end as verdict
+    from measured
 )
 
 select
-    claims.claim_id,
-    claims.publisher,
-    claims.source_ref,
-    claims.published_on,
-    claims.metric,
-    claims.subject,
-    claims.start_date,
-    claims.as_of_date,
-    claims.claimed_value,
-    claims.tolerance,
-    computed.computed_value,
-    computed.computed_value - claims.claimed_value as difference,
+    claim_id,
+    publisher,
+    source_ref,
+    published_on,
+    words,
+    metric,
+    subject,
+    start_date,
+    as_of_date,
+    comparison,
+    claimed_value,
+    tolerance,
+    close_tolerance,
+    computed_value,
+    computed_value - claimed_value as difference,
+    verdict,
+    evidence,
     case
-        when computed.computed_value is null then 'no data'
-        when abs(computed.computed_value - claims.claimed_value) <= claims.tolerance + 1e-9 then 'holds'
-        else 'contradicted'
-    end as verdict,
-    claims.notes
-from claims
-left join computed
-    on computed.claim_id = claims.claim_id
-order by claims.line_number
+        when verdict = 'pending' then printf(
+            'a forecast for %s; the warehouse''s last session is %s', as_of_date,
+            coalesce(last_session::varchar, 'none')
+        )
+        when not has_family then 'no claims_* model computes metric ' || metric
+        else detail
+    end as detail,
+    reading
+from graded
+order by line_number

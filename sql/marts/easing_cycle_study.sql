@@ -1,7 +1,8 @@
 /*
 description: >
   Event study of the claim that small caps lead in the 6-12 months after the Fed's first cut:
-  for the first cut of every easing cycle of marts.fed_policy (the gap rule is there) on or after
+  for the first cut of every easing cycle of marts.fed_policy (the one easing-cycle rule,
+  core.fomc_decisions.cycle_start) on or after
   easing_study_since (default 1990-01-01), every pair of config.pairs and the horizons 21, 63, 126
   and 252 sessions, the small and large sides' total returns (adj_close) and the small side's
   excess return. Sessions are the pair's common sessions (both tickers have a row). The base is

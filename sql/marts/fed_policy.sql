@@ -6,10 +6,13 @@ description: >
   midpoint rose and a cut otherwise (so the 2008-12-16 switch from the single 1.00 target to the
   0-0.25 range is a cut), and its size is the change of the upper bound in basis points (-75 on
   2008-12-16), the conventions of config/fomc_decisions.csv too.
-  EASING CYCLE RULE: a cut starts a new easing cycle when it is the first cut of the history, when
-  the previous change was a hike, or when it comes more than easing_cycle_gap_days (default 180)
-  calendar days after the previous cut; otherwise it continues the cycle of the previous cut. A
-  hike ends the cycle: from a hike on, stance is 'tightening' and every cycle column is NULL.
+  EASING CYCLE RULE (the one definition, README "Easing cycles"): a cut starts a new easing cycle
+  when it is the first change of the history, when the previous change was a hike, or when it
+  comes more than easing_cycle_gap_days (config/models.toml, 180) calendar days after the previous
+  cut; otherwise it continues the cycle of the previous cut. A hike ends the cycle: from a hike on,
+  stance is 'tightening' and every cycle column is NULL. The rule is applied once, in
+  core.fomc_decisions.cycle_start (warehouse/rates.py); this model, the event study, the claims and
+  the queries read it from there, so cycle_first_cut_date equals the cycle_start of every cut.
   Consequence for 2024-2025: 2024-12-19 and 2025-09-18 are 273 days apart, so the 2024 cycle
   (2024-09-19, 3 cuts, 100 bp) and the 2025 cycle (first cut 2025-09-18: three consecutive 25 bp
   cuts to 3.50-3.75 by 2025-12-11, 75 bp) are two cycles, which is the "three consecutive 25 bp
@@ -46,52 +49,21 @@ with policy as (
     from core.policy_rate_daily
 ),
 
-runs as (
-    -- The changes come from core.fomc_decisions, whose cycle_start marks runs of same-direction
-    -- moves: a new run at every change of direction. The easing cycles of this model also split a
-    -- run of cuts where one comes more than easing_cycle_gap_days after the previous cut (the
-    -- header's rule), so the 2024 and 2025 cuts are two cycles while fomc_decisions has one run.
+decisions as (
+    -- core.fomc_decisions numbers the cycles (cycle_start, the rule above); hikes get these
+    -- columns too (their own run's), but stance 'tightening' NULLs them below
     select
         effective_date as change_date,
         change_bp,
         direction,
-        cycle_start,
-        -- within a run of cuts the previous decision is the previous cut; NULL on the run's first
-        effective_date - lag(effective_date) over (partition by cycle_start order by effective_date)
-            as days_after_previous
-    from core.fomc_decisions
-),
-
-cycles as (
-    -- A cut starts a cycle when it starts a run (the history's first change, or the first cut
-    -- after a hike) or comes after the gap; a running count of the starts numbers the cycles.
-    select
-        *,
-        sum(
-            case
-                when days_after_previous is null or days_after_previous > {{ easing_cycle_gap_days }}
-                then 1 else 0
-            end
-        ) over (partition by cycle_start order by change_date) as cycle_in_run
-    from runs
-),
-
-decisions as (
-    -- Hikes get these columns too (their own run's), but stance 'tightening' NULLs them below.
-    select
-        change_date,
-        change_bp,
-        direction,
-        min(change_date) over by_cycle as cycle_first_cut_date,
+        cycle_start as cycle_first_cut_date,
         count(*) over by_cycle_so_far as cuts_in_cycle,
         -sum(change_bp) over by_cycle_so_far as bp_cut_in_cycle
-    from cycles
-    window
-        by_cycle as (partition by cycle_start, cycle_in_run),
-        by_cycle_so_far as (
-            partition by cycle_start, cycle_in_run order by change_date
-            rows between unbounded preceding and current row
-        )
+    from core.fomc_decisions
+    window by_cycle_so_far as (
+        partition by cycle_start order by effective_date
+        rows between unbounded preceding and current row
+    )
 ),
 
 days as (

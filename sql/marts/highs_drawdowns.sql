@@ -45,66 +45,68 @@ carried as (
     group by ticker
 ),
 
+-- Every window in one pass: they share the partition and the order, so the rows are sorted once.
 running as (
     select
         ticker,
         trade_date,
         close,
         ret_1d,
-        max(close) over (
-            partition by ticker order by trade_date rows between unbounded preceding and 1 preceding
-        ) as previous_close_max,
-        count(close) over high_window as high_window_n,
-        max(close) over high_window as high_window_max,
-        count(ret_1d) over extreme_window as extreme_window_n,
-        min(ret_1d) over extreme_window as extreme_window_min,
-        max(ret_1d) over extreme_window as extreme_window_max
+        -- the highest earlier close; arg_max(close, close) is max(close), which DuckDB evaluates
+        -- over a growing frame at about half arg_max's speed
+        arg_max(close, close) over (by_session rows between unbounded preceding and 1 preceding)
+            as previous_close_max,
+        count(close) over (by_session rows between {{ high_window }} - 1 preceding and current row)
+            as high_window_n,
+        max(close) over (by_session rows between {{ high_window }} - 1 preceding and current row)
+            as high_window_max,
+        count(ret_1d) over (by_session rows between {{ extreme_day_window }} - 1 preceding and current row)
+            as extreme_window_n,
+        min(ret_1d) over (by_session rows between {{ extreme_day_window }} - 1 preceding and current row)
+            as extreme_window_min,
+        max(ret_1d) over (by_session rows between {{ extreme_day_window }} - 1 preceding and current row)
+            as extreme_window_max
     from returns
-    window
-        high_window as (
-            partition by ticker order by trade_date rows between {{ high_window }} - 1 preceding and current row
-        ),
-        extreme_window as (
-            partition by ticker order by trade_date rows between {{ extreme_day_window }} - 1 preceding and current row
-        )
+    window by_session as (partition by ticker order by trade_date)
 ),
 
-records as (
+flagged as (
     select
         running.*,
         carried.last_record_date as carried_last_record_date,
         -- greatest skips NULLs: the ticker's first row has no earlier close, so it is no record
-        greatest(carried.record_close, running.previous_close_max) as previous_record_close
+        coalesce(running.close > greatest(carried.record_close, running.previous_close_max), false)
+            as is_record_high,
+        greatest(running.close, carried.record_close, running.previous_close_max) as record_close
     from running
     left join carried
         on running.ticker = carried.ticker
 ),
 
-flagged as (
-    select
-        *,
-        coalesce(close > previous_record_close, false) as is_record_high,
-        -- one running max is cheaper than two
-        greatest(close, previous_record_close) as record_close
-    from records
+-- A ticker's record closes strictly increase, so a session's record_close names the session that
+-- set it: a join finds the last record date without a second pass over the sorted rows.
+records as (
+    select ticker, record_close, trade_date as record_date
+    from flagged
+    where is_record_high
 )
 
 select
-    ticker,
-    trade_date,
-    close,
-    is_record_high,
-    greatest(
-        carried_last_record_date,
-        max(case when is_record_high then trade_date end) over (
-            partition by ticker order by trade_date rows between unbounded preceding and current row
-        )
-    ) as last_record_date,
-    record_close,
-    case when high_window_n = {{ high_window }} then high_window_max end as high_252d,
-    close / record_close - 1 as pct_from_record,
-    case when extreme_window_n = {{ extreme_day_window }} then ret_1d = extreme_window_min end as is_worst_day_126d,
-    case when extreme_window_n = {{ extreme_day_window }} then ret_1d = extreme_window_max end as is_best_day_126d
+    flagged.ticker,
+    flagged.trade_date,
+    flagged.close,
+    flagged.is_record_high,
+    -- no record in the rebuilt rows yet: the one before them, if any
+    coalesce(records.record_date, flagged.carried_last_record_date) as last_record_date,
+    flagged.record_close,
+    case when flagged.high_window_n = {{ high_window }} then flagged.high_window_max end as high_252d,
+    flagged.close / flagged.record_close - 1 as pct_from_record,
+    case when flagged.extreme_window_n = {{ extreme_day_window }}
+        then flagged.ret_1d = flagged.extreme_window_min end as is_worst_day_126d,
+    case when flagged.extreme_window_n = {{ extreme_day_window }}
+        then flagged.ret_1d = flagged.extreme_window_max end as is_best_day_126d
 from flagged
+left join records
+    on flagged.ticker = records.ticker and flagged.record_close = records.record_close
 -- the rows before `since` only filled the windows above; their record flags are not this build's
-where trade_date >= {{ since }}
+where flagged.trade_date >= {{ since }}

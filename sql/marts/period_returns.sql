@@ -32,90 +32,105 @@ headline:
   iwm_ytd_latest: select ret_ytd from marts.period_returns where ticker = 'IWM' order by trade_date desc limit 1
 */
 with returns as (
-    select
-        ticker,
-        trade_date,
-        close,
-        adj_close,
-        -- date_trunc gives a timestamp; dates join cheaper and compare with trade_date directly
-        date_trunc('week', trade_date)::date as week_start,  -- ISO week: Monday
-        date_trunc('month', trade_date)::date as month_start,
-        date_trunc('quarter', trade_date)::date as quarter_start,
-        date_trunc('year', trade_date)::date as year_start
+    select ticker, trade_date, close, adj_close
     from staging.returns_daily
     where trade_date >= {{ window_start }}
 ),
 
-period_last_closes as (
-    -- Each ticker's last adj_close in every period it has rows in: one grouped pass per period
-    -- kind instead of a lookup per row.
-    select ticker, 'week' as period, week_start as period_start, arg_max(adj_close, trade_date) as last_adj_close
-    from returns
-    group by ticker, week_start
-    union all
-    select ticker, 'month' as period, month_start as period_start, arg_max(adj_close, trade_date) as last_adj_close
-    from returns
-    group by ticker, month_start
-    union all
-    select ticker, 'quarter' as period, quarter_start as period_start, arg_max(adj_close, trade_date) as last_adj_close
-    from returns
-    group by ticker, quarter_start
-    union all
-    select ticker, 'year' as period, year_start as period_start, arg_max(adj_close, trade_date) as last_adj_close
-    from returns
-    group by ticker, year_start
-),
-
-period_bases as (
-    -- The previous period *with rows* ends with the ticker's last stored row before this period
-    -- starts, so a lag over the ticker's periods also covers gaps of whole periods.
+-- Month, quarter and year bases from one row per ticker and month: the previous period *with
+-- rows* ends with the ticker's last stored row before this period starts, so gaps of whole
+-- periods are covered too. It scans the table itself: DuckDB would copy a CTE read twice, and
+-- a second columnar scan costs less than that copy.
+month_closes as (
     select
         ticker,
-        period,
-        period_start,
-        lag(last_adj_close) over (partition by ticker, period order by period_start) as base_adj_close
-    from period_last_closes
+        date_trunc('month', trade_date)::date as month_start,
+        arg_max(adj_close, trade_date) as last_adj_close
+    from staging.returns_daily
+    where trade_date >= {{ window_start }}
+    group by all
 ),
 
-trailing_returns as (
+month_bases as (
+    select
+        ticker,
+        month_start,
+        lag(last_adj_close) over months as month_base,
+        -- the last month that ended before the quarter (the year) began: a range frame over
+        -- month starts, on one row per month, so cheap
+        last_value(last_adj_close) over (
+            months range between unbounded preceding
+            and (month_start - date_trunc('quarter', month_start)::date)::integer + 1 preceding
+        ) as quarter_base,
+        last_value(last_adj_close) over (
+            months range between unbounded preceding
+            and (month_start - date_trunc('year', month_start)::date)::integer + 1 preceding
+        ) as year_base
+    from month_closes
+    window months as (partition by ticker order by month_start)
+),
+
+-- Every per-row column in one window pass (one sort). A ticker has at most one row a day, so at
+-- most 6 earlier rows in the same ISO week: the week's base is the latest of the 7 rows before
+-- that is dated before its Monday, without a join.
+sessions as (
     select
         ticker,
         trade_date,
         close,
         adj_close,
-        week_start,
-        month_start,
-        quarter_start,
-        year_start,
-        adj_close / lag(adj_close, 5) over sessions - 1 as ret_5d,
-        adj_close / lag(adj_close, 21) over sessions - 1 as ret_21d,
-        adj_close / lag(adj_close, 63) over sessions - 1 as ret_63d,
-        adj_close / lag(adj_close, 126) over sessions - 1 as ret_126d,
-        adj_close / lag(adj_close, 252) over sessions - 1 as ret_252d
+        date_trunc('week', trade_date)::date as week_start,
+        date_trunc('month', trade_date)::date as month_start,
+        lag(trade_date, 1) over by_date as date_1,
+        lag(trade_date, 2) over by_date as date_2,
+        lag(trade_date, 3) over by_date as date_3,
+        lag(trade_date, 4) over by_date as date_4,
+        lag(trade_date, 5) over by_date as date_5,
+        lag(trade_date, 6) over by_date as date_6,
+        lag(adj_close, 1) over by_date as adj_close_1,
+        lag(adj_close, 2) over by_date as adj_close_2,
+        lag(adj_close, 3) over by_date as adj_close_3,
+        lag(adj_close, 4) over by_date as adj_close_4,
+        lag(adj_close, 5) over by_date as adj_close_5,
+        lag(adj_close, 6) over by_date as adj_close_6,
+        lag(adj_close, 7) over by_date as adj_close_7,
+        lag(adj_close, 21) over by_date as adj_close_21,
+        lag(adj_close, 63) over by_date as adj_close_63,
+        lag(adj_close, 126) over by_date as adj_close_126,
+        lag(adj_close, 252) over by_date as adj_close_252
     from returns
-    window sessions as (partition by ticker order by trade_date)
+    window by_date as (partition by ticker order by trade_date)
+),
+
+week_bases as (
+    select
+        *,
+        case
+            when date_1 < week_start then adj_close_1
+            when date_2 < week_start then adj_close_2
+            when date_3 < week_start then adj_close_3
+            when date_4 < week_start then adj_close_4
+            when date_5 < week_start then adj_close_5
+            when date_6 < week_start then adj_close_6
+            else adj_close_7
+        end as week_base
+    from sessions
 )
 
 select
-    trailing_returns.ticker,
-    trailing_returns.trade_date,
-    trailing_returns.close,
-    trailing_returns.adj_close,
-    trailing_returns.ret_5d,
-    trailing_returns.ret_21d,
-    trailing_returns.ret_63d,
-    trailing_returns.ret_126d,
-    trailing_returns.ret_252d,
-    trailing_returns.adj_close / week_base.base_adj_close - 1 as ret_wtd,
-    trailing_returns.adj_close / month_base.base_adj_close - 1 as ret_mtd,
-    trailing_returns.adj_close / quarter_base.base_adj_close - 1 as ret_qtd,
-    trailing_returns.adj_close / year_base.base_adj_close - 1 as ret_ytd
-from trailing_returns
-left join period_bases as week_base
-    on week_base.ticker = trailing_returns.ticker and week_base.period = 'week' and week_base.period_start = trailing_returns.week_start
-left join period_bases as month_base
-    on month_base.ticker = trailing_returns.ticker and month_base.period = 'month' and month_base.period_start = trailing_returns.month_start
-left join period_bases as quarter_base
-    on quarter_base.ticker = trailing_returns.ticker and quarter_base.period = 'quarter' and quarter_base.period_start = trailing_returns.quarter_start
-left join period_bases as year_base
-    on year_base.ticker = trailing_returns.ticker and year_base.period = 'year' and year_base.period_start = trailing_returns.year_start
+    week_bases.ticker,
+    week_bases.trade_date,
+    week_bases.close,
+    week_bases.adj_close,
+    week_bases.adj_close / week_bases.adj_close_5 - 1 as ret_5d,
+    week_bases.adj_close / week_bases.adj_close_21 - 1 as ret_21d,
+    week_bases.adj_close / week_bases.adj_close_63 - 1 as ret_63d,
+    week_bases.adj_close / week_bases.adj_close_126 - 1 as ret_126d,
+    week_bases.adj_close / week_bases.adj_close_252 - 1 as ret_252d,
+    week_bases.adj_close / week_bases.week_base - 1 as ret_wtd,
+    week_bases.adj_close / month_bases.month_base - 1 as ret_mtd,
+    week_bases.adj_close / month_bases.quarter_base - 1 as ret_qtd,
+    week_bases.adj_close / month_bases.year_base - 1 as ret_ytd
+from week_bases
+inner join month_bases
+    on week_bases.ticker = month_bases.ticker and week_bases.month_start = month_bases.month_start

@@ -48,42 +48,21 @@ carried as (
     group by pair
 ),
 
-ratios as (
-    select
-        pair,
-        small,
-        large,
-        trade_date,
-        small_adj_close,
-        large_adj_close,
-        small_adj_close / large_adj_close as rs,
-        -- daily returns between consecutive common dates, not the tickers' own sessions
-        small_ret,
-        large_ret,
-        (small_adj_close / lag(small_adj_close, 21) over common)
-            / (large_adj_close / lag(large_adj_close, 21) over common) - 1 as excess_21d,
-        (small_adj_close / lag(small_adj_close, 63) over common)
-            / (large_adj_close / lag(large_adj_close, 63) over common) - 1 as excess_63d,
-        (small_adj_close / lag(small_adj_close, 126) over common)
-            / (large_adj_close / lag(large_adj_close, 126) over common) - 1 as excess_126d,
-        (small_adj_close / lag(small_adj_close, 252) over common)
-            / (large_adj_close / lag(large_adj_close, 252) over common) - 1 as excess_252d
-    from common_dates
-    window common as (partition by pair order by trade_date)
-),
-
 -- Window sums in exact decimal arithmetic: a window's value then does not depend on the rows
 -- before it (floating-point sums do, through their order), so an incremental build gives the
 -- full build's figures to the last bit. Returns keep 15 decimals, rs 18.
 exact as (
     select
         *,
-        rs::decimal(38, 18) as rs_exact,
+        small_adj_close / large_adj_close as rs,
+        (small_adj_close / large_adj_close)::decimal(38, 18) as rs_exact,
+        -- daily returns between consecutive common dates, not the tickers' own sessions
         small_ret::decimal(38, 15) as x,
         large_ret::decimal(38, 15) as y
-    from ratios
+    from common_dates
 ),
 
+-- every window in one pass: they share the partition and the order, so the rows are sorted once
 windowed as (
     select
         pair,
@@ -91,16 +70,19 @@ windowed as (
         large,
         trade_date,
         rs,
-        100 * rs / coalesce(carried.first_rs, first_value(rs) over (partition by pair order by trade_date))
-            as rs_index,
+        100 * rs / coalesce(carried.first_rs, first_value(rs) over common) as rs_index,
         count(rs) over sma_short as sma_short_n,
         avg(rs_exact) over sma_short as sma_short,
         count(rs) over sma_long as sma_long_n,
         avg(rs_exact) over sma_long as sma_long,
-        excess_21d,
-        excess_63d,
-        excess_126d,
-        excess_252d,
+        (small_adj_close / lag(small_adj_close, 21) over common)
+            / (large_adj_close / lag(large_adj_close, 21) over common) - 1 as excess_21d,
+        (small_adj_close / lag(small_adj_close, 63) over common)
+            / (large_adj_close / lag(large_adj_close, 63) over common) - 1 as excess_63d,
+        (small_adj_close / lag(small_adj_close, 126) over common)
+            / (large_adj_close / lag(large_adj_close, 126) over common) - 1 as excess_126d,
+        (small_adj_close / lag(small_adj_close, 252) over common)
+            / (large_adj_close / lag(large_adj_close, 252) over common) - 1 as excess_252d,
         -- count(x + y) counts the dates where both returns exist (the first common date has none)
         count(x + y) over corr_window as corr_n,
         sum(x) over corr_window as sum_x,
@@ -111,6 +93,7 @@ windowed as (
     from exact
     left join carried using (pair)
     window
+        common as (partition by pair order by trade_date),
         sma_short as (partition by pair order by trade_date rows between {{ rs_sma_short }} - 1 preceding and current row),
         sma_long as (partition by pair order by trade_date rows between {{ rs_sma_long }} - 1 preceding and current row),
         corr_window as (partition by pair order by trade_date rows between {{ corr_window }} - 1 preceding and current row)

@@ -11,7 +11,9 @@ description: >
   the pair has none); the Fed from marts.fed_policy on the date's calendar day; the
   regime label from marts.rotation_regime on the date (the market-wide regime, computed from the
   regime pair, so the same for every pair dated that day; NULL when that day is no session of the
-  regime pair).
+  regime pair); the breadth of the index regime_breadth_index (default russell_2000) from
+  marts.index_breadth on the date, over its members as they were that day (market-wide too; NULL
+  before the index's first membership snapshot: projected rows are not shown).
 date_column: as_of
 unique_key: [pair]  # one row per pair, each on its own latest common date
 columns:
@@ -37,6 +39,9 @@ columns:
   fed_stance: varchar | marts.fed_policy.stance on as_of - 'easing' or 'tightening'; NULL when the policy rate does not reach the day
   days_since_first_cut: bigint | calendar days since the first cut of the easing cycle in force; NULL when not easing
   regime_label: varchar | marts.rotation_regime.label on as_of - 'small-cap leadership', 'large-cap leadership' or 'neutral'; NULL when too few components have data or as_of is not a regime session
+  breadth_index: varchar | the index whose breadth the next columns give (regime_breadth_index in config/models.toml, e.g. russell_2000)
+  breadth_share_advancing: double | marts.index_breadth.share_advancing of that index on as_of - the share (0-1) of its members with a return that rose; NULL without a point-in-time row that day
+  breadth_share_above_sma50: double | marts.index_breadth.share_above_sma50 of that index on as_of - the share (0-1) of its members above their own 50-session average; NULL without a point-in-time row that day or a member with 50 sessions
 headline:
   iwm_spy_ytd_excess: select ytd_excess from marts.rotation_dashboard where pair = 'IWM/SPY'
   iwm_spy_streak: select streak from marts.rotation_dashboard where pair = 'IWM/SPY'
@@ -95,6 +100,15 @@ fed as (
 regime as (
     select trade_date, label
     from marts.rotation_regime
+),
+
+-- the index's members as they were that day: rows projected back before its first snapshot
+-- would show the survivors' breadth as the market's
+index_breadth as (
+    select index_id, trade_date, share_advancing, share_above_sma50
+    from marts.index_breadth
+    where index_id = {{ regime_breadth_index }}
+        and membership_basis = 'point_in_time'
 )
 
 select
@@ -119,7 +133,10 @@ select
     valuations.discount_z as valuation_discount_z,
     fed.stance as fed_stance,
     fed.days_since_first_cut,
-    regime.label as regime_label
+    regime.label as regime_label,
+    {{ regime_breadth_index }} as breadth_index,
+    index_breadth.share_advancing as breadth_share_advancing,
+    index_breadth.share_above_sma50 as breadth_share_above_sma50
 from latest
 left join period_returns as small_returns
     on small_returns.ticker = latest.small and small_returns.trade_date = latest.as_of
@@ -136,4 +153,6 @@ left join fed
     on fed.day = latest.as_of
 left join regime
     on regime.trade_date = latest.as_of
+left join index_breadth
+    on index_breadth.trade_date = latest.as_of
 order by latest.pair

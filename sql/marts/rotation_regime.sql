@@ -15,10 +15,13 @@ description: >
   (marts.fed_policy.easing_active on the session's calendar day);
   (5) curve_steepening - the 10y-2y spread widened over the last 63 observations
   (marts.yield_curve, its latest row on or before the session);
-  (6) small_breadth_above_half - more than half of the small-cap breadth group (regime_small_group,
-  default small_caps) trades above its own 50-session average (marts.breadth.share_above_sma50 > 0.5
-  on the session).
-  A component without data that day (a window not yet full, no valuation yet, no rates) is NULL
+  (6) index_breadth_above_half - more than half of the members of the index regime_breadth_index
+  (default russell_2000), as they were on the session, trade above their own 50-session average
+  (marts.index_breadth.share_above_sma50 > 0.5 on the session; point-in-time rows only: rows
+  projected back before the index's first membership snapshot carry survivorship bias and are
+  not used).
+  A component without data that day (a window not yet full, no valuation yet, no rates, no
+  index members) is NULL
   and counts neither for nor against. THRESHOLDS: score counts the true components and
   components_with_data the non-NULL ones; the label is 'small-cap leadership' when
   score / components_with_data >= regime_small_leadership_share (default 0.66, e.g. 4 of 6 or 2 of
@@ -37,7 +40,7 @@ columns:
   discount_above_average: boolean | that row's discount > its discount_avg_prior (mean of the earlier discounts of its series); NULL without a row or when it is its series' first date
   easing_active: boolean | marts.fed_policy.easing_active on the session - in an easing cycle whose last cut is fewer than easing_active_days (365) days old; NULL when the policy rate does not reach the day
   curve_steepening: boolean | marts.yield_curve.curve_steepening of its latest row on or before the session - the 10y-2y spread widened over 63 observations; NULL without such a row or a full window
-  small_breadth_above_half: boolean | share_above_sma50 of the breadth group regime_small_group (small_caps) that session > 0.5; NULL when the group has no row or no member with 50 sessions
+  index_breadth_above_half: boolean | share_above_sma50 of the index regime_breadth_index (russell_2000) that session > 0.5 (marts.index_breadth, membership_basis 'point_in_time'); NULL when the index has no such row that session (before its first snapshot, or no members data) or no member with 50 sessions
   score: integer | components that are true (0-6)
   components_with_data: integer | components that are not NULL (0-6)
   score_share: double | score / components_with_data; NULL when no component has data
@@ -75,10 +78,13 @@ curve as (
     from marts.yield_curve
 ),
 
-small_breadth as (
+-- the index's members as they were on each session; a row projected back before its first
+-- snapshot would vote with the survivors only
+index_breadth as (
     select trade_date, share_above_sma50
-    from marts.breadth
-    where group_name = {{ regime_small_group }}
+    from marts.index_breadth
+    where index_id = {{ regime_breadth_index }}
+        and membership_basis = 'point_in_time'
 ),
 
 components as (
@@ -91,7 +97,7 @@ components as (
         valuations.discount > valuations.discount_avg_prior as discount_above_average,
         fed.easing_active,
         curve.curve_steepening,
-        small_breadth.share_above_sma50 > 0.5 as small_breadth_above_half
+        index_breadth.share_above_sma50 > 0.5 as index_breadth_above_half
     from sessions
     -- valuations are published on their own calendar (a snapshot, a quarterly figure): each
     -- session takes the latest one it could have known
@@ -103,8 +109,8 @@ components as (
         on sessions.trade_date >= curve.obs_date
     left join fed
         on fed.day = sessions.trade_date
-    left join small_breadth
-        on small_breadth.trade_date = sessions.trade_date
+    left join index_breadth
+        on index_breadth.trade_date = sessions.trade_date
 ),
 
 scored as (
@@ -116,13 +122,13 @@ scored as (
             + coalesce(discount_above_average::integer, 0)
             + coalesce(easing_active::integer, 0)
             + coalesce(curve_steepening::integer, 0)
-            + coalesce(small_breadth_above_half::integer, 0))::integer as score,
+            + coalesce(index_breadth_above_half::integer, 0))::integer as score,
         ((rs_above_sma50 is not null)::integer
             + (excess_63d_positive is not null)::integer
             + (discount_above_average is not null)::integer
             + (easing_active is not null)::integer
             + (curve_steepening is not null)::integer
-            + (small_breadth_above_half is not null)::integer)::integer as components_with_data
+            + (index_breadth_above_half is not null)::integer)::integer as components_with_data
     from components
 )
 
@@ -135,7 +141,7 @@ select
     discount_above_average,
     easing_active,
     curve_steepening,
-    small_breadth_above_half,
+    index_breadth_above_half,
     score,
     components_with_data,
     score::double / nullif(components_with_data, 0) as score_share,

@@ -8,12 +8,11 @@
 -- One result with two kinds of row, ordered by date:
 --   'asked day'  the target on that day (a range from 2008-12-16, a single rate before: both
 --                bounds hold it), the effective rate (FRED's DFF) and whether it sat inside;
---   'cut'        each cut of the latest easing cycle (the run of cuts since the last hike),
---                dated on the day it took effect, with the range it set, the size of the cut
---                and the effective rate that day. "Since the last hike" gives the six cuts from
---                2024-09-19; marts.fed_policy also splits a cycle where cuts are more than 180
---                days apart (config/models.toml), which makes 2025-09-18 the current cycle's
---                first cut: see sql/queries/fed_cycle.sql.
+--   'cut'        each cut of the latest easing cycle (core.fomc_decisions.cycle_start: a cut
+--                after a hike or more than easing_cycle_gap_days, 180, after the previous cut
+--                starts one), dated on the day it took effect, with the range it set, the size
+--                of the cut and the effective rate that day: the three 25 bp cuts from
+--                2025-09-18. See sql/queries/fed_cycle.sql.
 -- Reads core.policy_rate_daily and core.fomc_decisions, which the rates assets build from
 -- core.rates_daily. Rates are in percent; changes in basis points.
 with asked as (

@@ -51,6 +51,7 @@ BAR = "ticker, trade_date, open, high, low, close, adj_close, volume"
 
 def integrity(
     conn: duckdb.DuckDBPyConnection,
+    since: dt.date | None = None,
     *,
     ohlc_tolerance: float = 0.001,
     max_rejected_share: float = 0.5,
@@ -67,7 +68,12 @@ def integrity(
     - the table is empty, or holds fewer rows than after the last load (rows deleted by hand);
     - the last load of a ticker (meta.load_batches) refused more than `max_rejected_share` of the
       rows it was given, counted for batches of at least `min_batch_rows` rows: the source is
-      broken for that ticker, not one bar."""
+      broken for that ticker, not one bar.
+
+    With `since`, the keys and rules are judged on the rows dated `since` or later (and rows with
+    no date), but only while the table holds exactly the rows its last logged load left: any other
+    count means a write outside the loader, which can be at any date, and the whole table is
+    judged. The table's size and the loads' refusals are always judged whole."""
     name = "prices_integrity"
     if not table_exists(conn, table):
         return missing_table(name, table)
@@ -78,6 +84,7 @@ def integrity(
         f"select count(*), min(trade_date), max(trade_date) from {table}"
     ).fetchall()[0]
     systemic = _systemic_problems(conn, table, stored, max_rejected_share, min_batch_rows)
+    scope = since if since is not None and _rows_after_last_load(conn, table) == stored else None
     problems = {
         "duplicated_key": "n > 1",
         "null_key": "ticker is null or trade_date is null",
@@ -95,13 +102,28 @@ def integrity(
     if first is not None:
         cal = calendar.nyse()
         cal_first, cal_last = cal.first_session.date(), cal.last_session.date()
-        _session_table(conn, first, last)
+        _session_table(conn, first if scope is None else max(first, scope), last)
+        rows_read = table
+        if scope is not None:
+            # Two scans, not one with an OR, so the date filter can skip row groups.
+            rows_read = (
+                f"(select * from {table} where trade_date >= {sql_literal(scope)} "
+                f"union all select * from {table} where trade_date is null)"
+            )
+        # A key stored twice is found by an aggregate joined back, not by a window over every
+        # row: the window sorts the whole table, the aggregate only hashes its keys.
+        repeated = (
+            f"select ticker, trade_date, count(*) as n from {rows_read} as r "
+            "group by ticker, trade_date having count(*) > 1"
+        )
         try:
             base = (
-                f"(select p.*, count(*) over (partition by p.ticker, p.trade_date) as n, "
+                f"(select p.*, coalesce(d.n, 1) as n, "
                 f"s.session is null and p.trade_date between {sql_literal(cal_first)} "
                 f"and {sql_literal(cal_last)} as _off_session "
-                f"from {table} p left join _nyse_sessions s on s.session = p.trade_date) as t"
+                f"from {rows_read} p left join _nyse_sessions s on s.session = p.trade_date "
+                f"left join ({repeated}) d on d.ticker is not distinct from p.ticker "
+                f"and d.trade_date is not distinct from p.trade_date) as t"
             )
             problem = (
                 "concat_ws('; ', "
@@ -109,20 +131,31 @@ def integrity(
                 + ")"
             )
             any_problem = " or ".join(f"({p})" for p in problems.values())
-            sql = f"select {BAR}, {problem} as problem from {base} where {any_problem}"
-            total, columns, rows = failing_rows(conn, sql, order_by="ticker, trade_date")
+            flags = ", ".join(f"coalesce({p}, false) as _p{i}" for i, p in enumerate(problems.values()))
+            # Materialised once: the failing rows, their count and the counts by problem all
+            # read the same few rows instead of judging the table three times.
+            conn.execute(
+                f"create or replace temp table _failing as "
+                f"select {BAR}, {problem} as problem, {flags} from {base} where {any_problem}"
+            )
+            total, columns, rows = failing_rows(
+                conn, f"select {BAR}, problem from _failing", order_by="ticker, trade_date"
+            )
             found = conn.execute(
-                "select " + ", ".join(f"count(*) filter (where {p})" for p in problems.values()) + f" from {base}"
+                "select " + ", ".join(f"count(*) filter (where _p{i})" for i in range(len(problems)))
+                + " from _failing"
             ).fetchall()[0]
             counts = {k: int(v) for k, v in zip(problems, found, strict=True)}
         finally:
             conn.execute("drop table if exists _nyse_sessions")
+            conn.execute("drop table if exists _failing")
     # Systemic problems first: a row of the failing table names the ticker, the problem says why.
     blank = (None,) * (len(columns) - 2)
     rows = ([(ticker, *blank, text) for ticker, text in systemic] + rows)[:MAX_ROWS]
     total += len(systemic)
     counts["batches_mostly_rejected"] = sum(1 for ticker, _ in systemic if ticker is not None)
     counts["rows_stored"] = int(stored)
+    counts["checked_from"] = _checked_from(scope)
     found = [f"{v} {k.replace('_', ' ')}" for k, v in counts.items() if v and k != "rows_stored"]
     if not total:
         summary = (
@@ -134,6 +167,18 @@ def integrity(
     else:
         summary = f"{plural(total, 'problem')}: " + ", ".join(found)
     return CheckOutcome(name, total == 0, summary, columns, rows, total, counts)
+
+
+def _rows_after_last_load(conn: duckdb.DuckDBPyConnection, table: str) -> int | None:
+    """How many rows the table held after its last logged load; None before the first one."""
+    if not table_exists(conn, BATCH_LOG):
+        return None
+    last = conn.execute(
+        f"select table_rows from {BATCH_LOG} where relation = ? and part is null "
+        "order by loaded_at desc limit 1",
+        [table],
+    ).fetchall()
+    return last[0][0] if last else None
 
 
 def _systemic_problems(
@@ -184,12 +229,75 @@ def _session_table(conn: duckdb.DuckDBPyConnection, first: dt.date, last: dt.dat
             conn.unregister("_nyse_sessions_in")
 
 
-def completeness(conn: duckdb.DuckDBPyConnection, *, table: str = TABLE) -> CheckOutcome:
+# `since` (the first date a check judges; None: the whole table) comes before the `*` of each check:
+# config/checks.toml sets only keyword-only arguments, and the scope is the run's, not a threshold.
+def _read_from(
+    conn: duckdb.DuckDBPyConnection, table: str, since: dt.date | None, look_back: int
+) -> dt.date | None:
+    """The first date a check judging rows from `since` on has to read: `look_back` NYSE sessions
+    earlier. None (read everything) without `since`, or when that is no later than the table's
+    first date or the calendar's: the whole table would be read anyway."""
+    if since is None:
+        return None
+    start = calendar.shift_sessions(since, -int(look_back)) if look_back > 0 else since
+    if start <= calendar.nyse().first_session.date():
+        return None
+    first = conn.execute(f"select min(trade_date) from {table}").fetchall()[0][0]
+    return None if first is None or start <= first else start
+
+
+def _ticker_list(tickers: Sequence[str]) -> str:
+    return ", ".join(sql_literal(t) for t in tickers) or "null"
+
+
+def _with_history(
+    conn: duckdb.DuckDBPyConnection, table: str, where: str, read_from: dt.date, boundary: dt.date, need: int
+) -> str:
+    """A subquery of the rows of `table` matching `where` from `read_from` on, plus the whole
+    history of each ticker with fewer than `need` of them before `boundary`: a gap puts that
+    ticker's look-back further back than read_from."""
+    # The tickers are resolved first and inlined, so each scan is a plain date or ticker filter
+    # the row groups' zone maps can skip on, not a join over the whole table.
+    short = [
+        t
+        for (t,) in conn.execute(
+            f"select ticker from {table} where {where} and trade_date >= {sql_literal(read_from)} "
+            f"group by ticker having count(*) filter (where trade_date < {sql_literal(boundary)}) "
+            f"< {int(need)} order by ticker"
+        ).fetchall()
+    ]
+    rows = f"select * from {table} where {where} and trade_date >= {sql_literal(read_from)}"
+    if short:
+        rows += (
+            f" union all select * from {table} where {where} "
+            f"and trade_date < {sql_literal(read_from)} and ticker in ({_ticker_list(short)})"
+        )
+    return f"({rows})"
+
+
+def _materialise(conn: duckdb.DuckDBPyConnection, sql: str) -> str:
+    """The failing rows of `sql` in a temp table, read by the rows, the count and the counts by
+    problem alike: the query runs once instead of once for each."""
+    conn.execute(f"create or replace temp table _failing as {sql}")
+    return "select * from _failing"
+
+
+def _checked_from(since: dt.date | None) -> str:
+    return "whole table" if since is None else str(since)
+
+
+def completeness(
+    conn: duckdb.DuckDBPyConnection, since: dt.date | None = None, *, table: str = TABLE
+) -> CheckOutcome:
     """Every NYSE session between a ticker's first and last stored date has a row (holidays and
     early closes as exchange_calendars' XNYS knows them), and no row falls on a non-session.
 
     A session missing because the loader quarantined its bar is named with the reason and origin
-    (file and line) of its latest quarantine row: the hole a refused bar leaves is reported here."""
+    (file and line) of its latest quarantine row: the hole a refused bar leaves is reported here.
+
+    With `since`, only missing sessions after each ticker's last bar before `since` (a bar from
+    `since` on can open a hole back to it) and rows dated `since` or later are judged, exactly as
+    in the whole table."""
     name = "prices_calendar_complete"
     if not table_exists(conn, table):
         return missing_table(name, table)
@@ -199,7 +307,29 @@ def completeness(conn: duckdb.DuckDBPyConnection, *, table: str = TABLE) -> Chec
     if first is None:
         return CheckOutcome(name, True, f"{table} is empty: nothing to compare with the calendar")
     cal_first = calendar.nyse().first_session.date()
-    _session_table(conn, first, last)
+    # Per ticker, the first date whose holes are judged: its first bar, or with `since` its last
+    # bar before `since` (a ticker without a bar from `since` on has no hole in the scope).
+    scoped_from = sql_literal(since)
+    read_from = _read_from(conn, table, since, 1)
+    # A ticker's bar of the session before `since` is its last bar before it; only tickers
+    # without one are read further back.
+    spanned = table if read_from is None else _with_history(conn, table, "true", read_from, since, 1)
+    spans = (
+        f"select ticker, min(trade_date) as judged_from, max(trade_date) as last_date "
+        f"from {table} group by ticker"
+        if since is None
+        else f"select ticker, coalesce(max(trade_date) filter (where trade_date < {scoped_from}), "
+        f"min(trade_date)) as judged_from, max(trade_date) as last_date from {spanned} as r "
+        f"group by ticker having max(trade_date) >= {scoped_from}"
+    )
+    session_from = first
+    if since is not None:
+        session_from = conn.execute(
+            f"select coalesce(min(judged_from), {scoped_from}) from ({spans})"
+        ).fetchall()[0][0]
+    rows_from = "" if since is None else f"and t.trade_date >= {sql_literal(session_from)}"
+    extra_from = "" if since is None else f"and trade_date >= {scoped_from}"
+    _session_table(conn, session_from, last)
     try:
         if table_exists(conn, QUARANTINE):
             refused = (
@@ -209,18 +339,15 @@ def completeness(conn: duckdb.DuckDBPyConnection, *, table: str = TABLE) -> Chec
         else:
             refused = "select null::varchar as key, null::varchar as why where false"
         sql = f"""
-            with spans as (
-                select ticker, min(trade_date) as first_date, max(trade_date) as last_date
-                from {table} group by ticker
-            ),
+            with spans as ({spans}),
             refused as ({refused}),
             holes as (
                 select spans.ticker, s.session as trade_date
                 from spans
-                join _nyse_sessions s on s.session between spans.first_date and spans.last_date
+                join _nyse_sessions s on s.session between spans.judged_from and spans.last_date
                 where not exists (
                     select 1 from {table} t
-                    where t.ticker = spans.ticker and t.trade_date = s.session
+                    where t.ticker = spans.ticker and t.trade_date = s.session {rows_from}
                 )
             ),
             missing as (
@@ -232,11 +359,12 @@ def completeness(conn: duckdb.DuckDBPyConnection, *, table: str = TABLE) -> Chec
             extra as (
                 select ticker, trade_date, 'row on a non-session' as problem
                 from {table}
-                where trade_date >= {sql_literal(cal_first)}
+                where trade_date >= {sql_literal(max(cal_first, session_from))} {extra_from}
                   and trade_date not in (select session from _nyse_sessions)
             )
             select * from missing union all select * from extra
         """
+        sql = _materialise(conn, sql)
         total, columns, rows = failing_rows(conn, sql, order_by="ticker, trade_date")
         missing, extra, gappy, quarantined = conn.execute(
             f"select count(*) filter (where problem like 'missing session%'), "
@@ -246,6 +374,7 @@ def completeness(conn: duckdb.DuckDBPyConnection, *, table: str = TABLE) -> Chec
         ).fetchall()[0]
     finally:
         conn.execute("drop table if exists _nyse_sessions")
+        conn.execute("drop table if exists _failing")
     # Name the closure of a row on a non-session: 'Good Friday', 'weekend', ...
     rows = [
         (
@@ -260,6 +389,7 @@ def completeness(conn: duckdb.DuckDBPyConnection, *, table: str = TABLE) -> Chec
         "rows_on_non_sessions": int(extra),
         "tickers_with_gaps": int(gappy),
         "missing_sessions_quarantined": int(quarantined),
+        "checked_from": _checked_from(since),
     }
     summary = (
         f"every ticker has every NYSE session from its first to its last stored date "
@@ -328,13 +458,48 @@ def freshness(
 
 
 def stale_bars(
-    conn: duckdb.DuckDBPyConnection, *, min_sessions: int = 3, table: str = TABLE
+    conn: duckdb.DuckDBPyConnection,
+    since: dt.date | None = None,
+    *,
+    min_sessions: int = 3,
+    table: str = TABLE,
 ) -> CheckOutcome:
     """No run of `min_sessions` or more consecutive stored sessions of a ticker with an identical
-    bar (open, high, low, close): a source repeating its last bar instead of publishing new ones."""
+    bar (open, high, low, close): a source repeating its last bar instead of publishing new ones.
+
+    With `since`, only runs reaching `since` or later are judged, exactly as in the whole table
+    (a run that began earlier is named with its first session)."""
     name = "prices_no_stale_bars"
     if not table_exists(conn, table):
         return missing_table(name, table)
+    source = table
+    read_from = _read_from(conn, table, since, min_sessions)
+    if read_from is not None:
+        # A run reaching the scope ends with a bar equal to the one before it. Only tickers with
+        # such a bar in the scope, or with no bar between read_from and since (their previous bar
+        # is further back), can have one; their whole history gives the run's true first session.
+        same = " and ".join(
+            f"{c} is not distinct from lag({c}) over w" for c in ("open", "high", "low", "close")
+        )
+        candidates = [
+            t
+            for (t,) in conn.execute(
+                f"""
+                select ticker from (
+                    select ticker, trade_date, {same} as repeats
+                    from {table} where trade_date >= {sql_literal(read_from)}
+                    window w as (partition by ticker order by trade_date)
+                )
+                group by ticker
+                having bool_or(repeats and trade_date >= {sql_literal(since)})
+                    or min(trade_date) >= {sql_literal(since)}
+                    or {int(min_sessions)} < 2
+                order by ticker
+                """
+            ).fetchall()
+        ]
+        source = f"(select * from {table} where ticker in ({_ticker_list(candidates)}))"
+    scoped = "" if since is None else f"and max(trade_date) >= {sql_literal(since)}"
     sql = f"""
         with marked as (
             select ticker, trade_date, open, high, low, close,
@@ -342,7 +507,7 @@ def stale_bars(
                    and high is not distinct from lag(high) over w
                    and low is not distinct from lag(low) over w
                    and close = lag(close) over w as repeats
-            from {table}
+            from {source}
             window w as (partition by ticker order by trade_date)
         ),
         runs as (
@@ -354,18 +519,22 @@ def stale_bars(
                count(*) as sessions, any_value(open) as open, any_value(high) as high,
                any_value(low) as low, any_value(close) as close
         from runs group by ticker, run_id having count(*) >= {int(min_sessions)}
+        {scoped}
     """
-    total, columns, rows = failing_rows(conn, sql, order_by="ticker, first_session")
-    repeated = conn.execute(f"select coalesce(sum(sessions - 1), 0) from ({sql})").fetchall()[0][0]
+    try:
+        sql = _materialise(conn, sql)
+        total, columns, rows = failing_rows(conn, sql, order_by="ticker, first_session")
+        repeated = conn.execute(f"select coalesce(sum(sessions - 1), 0) from ({sql})").fetchall()[0][0]
+    finally:
+        conn.execute("drop table if exists _failing")
     summary = (
         f"no bar repeats over {min_sessions} or more sessions"
         if not total
         else f"{plural(total, 'run')} of an identical bar over {min_sessions}+ sessions "
         f"({plural(int(repeated), 'repeated bar')})"
     )
-    return CheckOutcome(
-        name, total == 0, summary, columns, rows, total, {"repeated_bars": int(repeated)}
-    )
+    counts = {"repeated_bars": int(repeated), "checked_from": _checked_from(since)}
+    return CheckOutcome(name, total == 0, summary, columns, rows, total, counts)
 
 
 ACCEPTED = re.compile(r"^(?:(\S+)\s+)?(\d{4}-\d{2}-\d{2})$")
@@ -386,6 +555,7 @@ def _accepted(accepted: Sequence[str]) -> tuple[list[dt.date], list[tuple[str, d
 
 def outliers(
     conn: duckdb.DuckDBPyConnection,
+    since: dt.date | None = None,
     *,
     vol_multiple: float = 10.0,
     vol_window: int = 63,
@@ -398,11 +568,20 @@ def outliers(
     """Daily returns of adj_close (so a split in the raw close is no jump) beyond `vol_multiple`
     times the ticker's volatility over the previous `vol_window` returns (once `min_periods` exist),
     or beyond `max_abs_return`. Only each ticker's last `lookback_sessions` sessions are judged
-    (0: all); `accepted` lists moves known to be real ('YYYY-MM-DD' or 'TICKER YYYY-MM-DD')."""
+    (0: all); `accepted` lists moves known to be real ('YYYY-MM-DD' or 'TICKER YYYY-MM-DD').
+    With `since`, only returns dated `since` or later are judged, exactly as in the whole table."""
     name = "prices_outliers"
     if not table_exists(conn, table):
         return missing_table(name, table)
     days, pairs = _accepted(accepted)
+    # A return's volatility reads the vol_window returns before it, so vol_window + 1 bars.
+    need = max(int(vol_window), 0) + 1
+    source, scoped = table, ""
+    read_from = _read_from(conn, table, since, need)
+    if read_from is not None:
+        source = _with_history(conn, table, "adj_close > 0", read_from, since, need)
+    if since is not None:
+        scoped = f"and trade_date >= {sql_literal(since)}"
     day_list = "[" + ", ".join(sql_literal(d) for d in days) + "]::date[]"
     pair_list = (
         " or ".join(
@@ -417,7 +596,7 @@ def outliers(
                    lag(trade_date) over w as previous_session,
                    adj_close / lag(adj_close) over w - 1 as ret,
                    row_number() over (partition by ticker order by trade_date desc) as from_end
-            from {table}
+            from {source}
             where adj_close > 0
             window w as (partition by ticker order by trade_date)
         ),
@@ -439,10 +618,14 @@ def outliers(
           and ({int(lookback_sessions)} = 0 or from_end <= {int(lookback_sessions)})
           and not list_contains({day_list}, trade_date)
           and not ({pair_list})
+          {scoped}
     """
-    total, columns, rows = failing_rows(
-        conn, sql, order_by="abs(daily_return) desc, ticker, trade_date"
-    )
+    try:
+        total, columns, rows = failing_rows(
+            conn, _materialise(conn, sql), order_by="abs(daily_return) desc, ticker, trade_date"
+        )
+    finally:
+        conn.execute("drop table if exists _failing")
     scope = (
         "all sessions"
         if not lookback_sessions
@@ -455,9 +638,8 @@ def outliers(
         else f"{plural(total, 'daily return')} beyond {vol_multiple:g}x volatility or "
         f"{max_abs_return:.0%} in {scope}"
     )
-    return CheckOutcome(
-        name, total == 0, summary, columns, rows, total, {"accepted_moves": len(accepted)}
-    )
+    counts = {"accepted_moves": len(accepted), "checked_from": _checked_from(since)}
+    return CheckOutcome(name, total == 0, summary, columns, rows, total, counts)
 
 
 DEFAULT_PAIRS = {"IWM": "^RUT", "SPY": "^GSPC", "QQQ": "^NDX", "IJR": "^SP600"}
@@ -465,6 +647,7 @@ DEFAULT_PAIRS = {"IWM": "^RUT", "SPY": "^GSPC", "QQQ": "^NDX", "IJR": "^SP600"}
 
 def tracking(
     conn: duckdb.DuckDBPyConnection,
+    since: dt.date | None = None,
     *,
     pairs: Mapping[str, str] = DEFAULT_PAIRS,
     max_gap: float = 0.01,
@@ -473,27 +656,43 @@ def tracking(
 ) -> CheckOutcome:
     """Each ETF's daily return (adj_close) against its index's on their common sessions: a gap
     above `max_gap` (0.01 = one percentage point) is named. Judges the last `lookback_sessions`
-    common sessions of each pair (0: all)."""
+    common sessions of each pair (0: all); with `since`, only those dated `since` or later."""
     name = "prices_etf_tracks_index"
     if not table_exists(conn, table):
         return missing_table(name, table)
-    present = {t for (t,) in conn.execute(f"select distinct ticker from {table}").fetchall()}
+    wanted = sorted({*pairs, *pairs.values()})
+    present = {
+        t
+        for (t,) in conn.execute(
+            f"select distinct ticker from {table} where ticker in (select unnest(?::varchar[]))",
+            [wanted],
+        ).fetchall()
+    }
     checked = {etf: index for etf, index in pairs.items() if etf in present and index in present}
     unchecked = sorted(f"{etf}/{index}" for etf, index in pairs.items() if etf not in checked)
-    counts = {"pairs_checked": len(checked), "pairs_without_data": ", ".join(unchecked) or "none"}
+    counts = {
+        "pairs_checked": len(checked),
+        "pairs_without_data": ", ".join(unchecked) or "none",
+        "checked_from": _checked_from(since),
+    }
     if not checked:
         return CheckOutcome(
             name, True, "no ETF of the configured pairs has data with its index", counts=counts
         )
     values = ", ".join(f"({sql_literal(e)}, {sql_literal(i)})" for e, i in sorted(checked.items()))
+    names = ", ".join(sql_literal(t) for t in sorted({*checked, *checked.values()}))
+    # The pairs' few tickers are read whole: their history is small, and a pair's previous common
+    # session can lie any distance before `since`.
+    scoped = "" if since is None else f"and trade_date >= {sql_literal(since)}"
     sql = f"""
         with pairs(etf, index_ticker) as (values {values}),
+        bars as (select ticker, trade_date, adj_close from {table} where ticker in ({names})),
         joined as (
             select pairs.etf, pairs.index_ticker, e.trade_date,
                    e.adj_close as etf_close, i.adj_close as index_close
             from pairs
-            join {table} e on e.ticker = pairs.etf
-            join {table} i on i.ticker = pairs.index_ticker and i.trade_date = e.trade_date
+            join bars e on e.ticker = pairs.etf
+            join bars i on i.ticker = pairs.index_ticker and i.trade_date = e.trade_date
         ),
         returns as (
             select etf, index_ticker, lag(trade_date) over w as previous_session, trade_date,
@@ -509,8 +708,12 @@ def tracking(
         from returns
         where abs(etf_return - index_return) > {float(max_gap)!r}
           and ({int(lookback_sessions)} = 0 or from_end <= {int(lookback_sessions)})
+          {scoped}
     """
-    total, columns, rows = failing_rows(conn, sql, order_by="trade_date desc, etf")
+    try:
+        total, columns, rows = failing_rows(conn, _materialise(conn, sql), order_by="trade_date desc, etf")
+    finally:
+        conn.execute("drop table if exists _failing")
     scope = (
         "all common sessions"
         if not lookback_sessions
@@ -538,6 +741,7 @@ def _split_ratios(max_denominator: int = 4, max_ratio: int = 100) -> list[float]
 
 def adjustment(
     conn: duckdb.DuckDBPyConnection,
+    since: dt.date | None = None,
     *,
     tolerance: float = 0.0005,
     max_dividend: float = 0.10,
@@ -549,17 +753,26 @@ def adjustment(
     session to the next, the ratio is unchanged (within `tolerance`, rounding), rises by at most
     `max_dividend` (an ex-dividend day: earlier prices are scaled down), or moves by a split ratio
     (2, 3, 3/2, 10, ... or its inverse, within `split_tolerance`). A fall, a rise that is neither,
-    or more than `max_events_per_year` dividend-like changes in a year (a drifting factor) fail."""
+    or more than `max_events_per_year` dividend-like changes in a year (a drifting factor) fail.
+    With `since`, only changes dated `since` or later are judged (and counted), exactly as in the
+    whole table: the year of `since` is read from its start, for the count of a year's changes."""
     name = "prices_adjustment_plausible"
     if not table_exists(conn, table):
         return missing_table(name, table)
     ratios = "[" + ", ".join(repr(r) for r in _split_ratios()) + "]::double[]"
     tol, split_tol = float(tolerance), float(split_tolerance)
+    priced = "close > 0 and adj_close > 0"
+    source = f"(select * from {table} where {priced})"
+    year_start = None if since is None else dt.date(since.year, 1, 1)
+    read_from = _read_from(conn, table, year_start, 1)
+    if read_from is not None:
+        # The year's first change compares with the bar before it.
+        source = _with_history(conn, table, priced, read_from, year_start, 1)
+    scoped = "" if since is None else f"and trade_date >= {sql_literal(since)}"
     sql = f"""
         with factors as (
             select ticker, trade_date, close, adj_close, adj_close / close as ratio
-            from {table}
-            where close > 0 and adj_close > 0
+            from {source}
         ),
         changes as (
             select ticker, lag(trade_date) over w as previous_session, trade_date,
@@ -592,22 +805,30 @@ def adjustment(
         from judged
         where not split_like
           and (not dividend_like or dividends_in_year > {int(max_events_per_year)})
+          {scoped}
     """
-    total, columns, rows = failing_rows(conn, sql, order_by="ticker, trade_date")
+    try:
+        total, columns, rows = failing_rows(conn, _materialise(conn, sql), order_by="ticker, trade_date")
+    finally:
+        conn.execute("drop table if exists _failing")
     events = conn.execute(
         f"""
         with f as (
-            select ticker, trade_date, adj_close / close as ratio
-            from {table} where close > 0 and adj_close > 0
+            select ticker, trade_date, adj_close / close as ratio from {source}
         ),
         c as (
-            select ratio / lag(ratio) over (partition by ticker order by trade_date) - 1 as change
+            select trade_date,
+                   ratio / lag(ratio) over (partition by ticker order by trade_date) - 1 as change
             from f
         )
-        select count(*) filter (where abs(change) > {tol!r}) from c
+        select count(*) filter (where abs(change) > {tol!r}) from c where true {scoped}
         """
     ).fetchall()[0][0]
-    counts = {"factor_changes": int(events), "implausible_changes": total}
+    counts = {
+        "factor_changes": int(events),
+        "implausible_changes": total,
+        "checked_from": _checked_from(since),
+    }
     summary = (
         f"all {plural(int(events), 'change')} of adj_close / close are dividend- or split-shaped"
         if not total

@@ -35,7 +35,7 @@ create table if not exists core.fomc_decisions (
     previous_upper double  not null,  -- upper bound the day before
     change_bp      integer not null,  -- change of the upper bound in basis points, negative for a cut (2008-12-16, single 1.00 to 0-0.25: -75)
     direction      varchar not null,  -- 'cut' or 'hike'
-    cycle_start    date    not null,  -- effective_date of the first move of the run of same-direction moves this one belongs to
+    cycle_start    date    not null,  -- effective_date of the first move of its cycle: a run of hikes, or an easing cycle (a cut after a hike or more than easing_cycle_gap_days after the previous cut)
     target_kind    varchar not null   -- 'single' or 'range': the kind of target after the change
 );
 

@@ -19,6 +19,9 @@ What yfinance does, and how it is handled here:
   costs at most a repeated request).
 - yfinance's time-zone lookup waits up to 10 s and its cookie fetch up to 30 s whatever `timeout`
   says: the session holds every request to `timeout`.
+- At index size (~2,700 tickers a day) the tickers go in batches of `[prices] batch_size` per
+  download call with `batch_pause_seconds` between calls (config/universe.toml); after a batch
+  that met a rate limit the next waits at least as long as that batch's last backoff.
 - Yahoo may send bars outside the range asked for (the latest session appended after the end,
   earlier sessions): rows outside [start, end] are dropped. Messages give the inclusive end date
   that was asked for (yfinance's end is exclusive, one day later).
@@ -48,6 +51,7 @@ log = logging.getLogger(__name__)
 TRANSIENT = re.compile(
     r"rate ?limit|too many requests|429|timed? ?out|timeout|connection|temporar|\bHTTP 5\d\d\b|malformed", re.I
 )
+RATE_LIMIT = re.compile(r"rate ?limit|too many requests|\b429\b", re.I)
 YF_FIELDS = {"Open": "open", "High": "high", "Low": "low", "Close": "close",
              "Adj Close": "adj_close", "Volume": "volume"}
 CHART_PATH = "/v8/finance/chart/"
@@ -265,7 +269,7 @@ class LiveSource:
 
     def __init__(
         self,
-        batch_size: int = 20,
+        batch_size: int | None = None,
         max_attempts: int = 4,
         base_delay: float = 2.0,
         max_delay: float = 60.0,
@@ -273,10 +277,25 @@ class LiveSource:
         base_url: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
+        batch_pause: float | None = None,
     ):
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
+        if batch_size is None or batch_pause is None:
+            # Read here, so every caller (the asset, make run, the bench) honours the file.
+            from warehouse.universe import load_universe
+
+            universe = load_universe()
+            batch_size = universe.batch_size if batch_size is None else batch_size
+            batch_pause = universe.batch_pause_seconds if batch_pause is None else batch_pause
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
         self.batch_size = batch_size
+        self.batch_pause = batch_pause  # seconds between two download calls
+        # The pause owed after the last batch of a previous daily_bars call, and when that batch
+        # ended: the prices asset makes one call per range (the run's, each new member's start),
+        # and back-to-back calls must not burst where one call's batches would not.
+        self._owed: tuple[float, float] | None = None
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.max_delay = max_delay
@@ -357,8 +376,18 @@ class LiveSource:
         outside = 0
         asked = span(start, end)
         unique = list(dict.fromkeys(tickers))
+        # After a batch that met a rate limit, the next one waits at least as long as its last
+        # backoff: Yahoo limits the client, not the symbols, so the next batch would meet it too.
+        rate_limited = 0.0
         for i in range(0, len(unique), self.batch_size):
             pending = unique[i : i + self.batch_size]
+            if i:
+                self._sleep(max(self.batch_pause, rate_limited))
+            elif self._owed is not None:
+                owed, ended = self._owed
+                if (left := owed - (time.monotonic() - ended)) > 0:
+                    self._sleep(left)
+            rate_limited = 0.0
             for attempt in range(1, self.max_attempts + 1):
                 frame, errors, answers = self._download(pending, start, end)
                 bars = reshape(frame)
@@ -375,18 +404,22 @@ class LiveSource:
                         failed[t] = f"{why[t].reason}, asking for {asked}"
                 if not retry:
                     break
+                waits = [why[t].retry_after for t in retry if why[t].retry_after is not None]
+                delay = self.backoff(attempt, max(waits) if waits else None)
+                if any(RATE_LIMIT.search(why[t].reason) for t in retry):
+                    rate_limited = delay
                 if attempt == self.max_attempts:
                     tries = f"{attempt} attempt" if attempt == 1 else f"{attempt} attempts"
                     failed.update({t: f"{why[t].reason} after {tries}, asking for {asked}" for t in retry})
                     break
-                waits = [why[t].retry_after for t in retry if why[t].retry_after is not None]
-                delay = self.backoff(attempt, max(waits) if waits else None)
                 note = (f"retrying {retry} in {delay:.1f}s after {why[retry[0]].reason} "
                         f"(attempt {attempt + 1} of {self.max_attempts}), asking for {asked}")
                 notes.append(note)
                 log.warning("yfinance: %s", note)
                 self._sleep(delay)
                 pending = retry
+        if unique:
+            self._owed = (max(self.batch_pause, rate_limited), time.monotonic())
         if outside:
             notes.append(f"dropped {outside} bars Yahoo sent outside {asked}")
         bars = pd.concat(frames, ignore_index=True) if frames else empty_bars()

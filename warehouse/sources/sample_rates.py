@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from warehouse.calendar import NEW_YORK
 from warehouse.fomc_reference import ReferenceDecision, read_reference
 from warehouse.sources.rates import RATE_COLUMNS, RateBatch, Starts, empty_observations, start_of
 
@@ -29,6 +30,14 @@ SEED = 20260109
 # Weekdays on which FRED's Treasury and spread series publish '.' (bond markets closed).
 HOLIDAYS = {(1, 1), (7, 4), (11, 11), (12, 25)}
 MARKET_SERIES = frozenset({"DGS3MO", "DGS2", "DGS10", "T10Y2Y", "BAMLH0A0HYM2"})
+
+
+def today(now: pd.Timestamp | None = None) -> dt.date:
+    """The last day the sample publishes by default: the New York date at `now` (default: now),
+    the day the rates' freshness check counts from; the machine's own date can be a day ahead of
+    it in the evening. The tests pin it (tests/conftest.py), so what they see does not depend on
+    the day or the hour they run."""
+    return (now or pd.Timestamp.now(tz="UTC")).tz_convert(NEW_YORK).date()
 
 
 def _rng(series_id: str) -> np.random.Generator:
@@ -59,7 +68,7 @@ class SampleRatesSource:
 
     def __init__(self, reference_path: Path | None = None, end: dt.date | None = None):
         self._reference_path = reference_path
-        self.end = end or dt.date.today()
+        self.end = end or today()
         self.builders: dict[str, Callable[[], pd.DataFrame]] = {
             "DFEDTAR": lambda: self._target("single")[["obs_date", "upper"]],
             "DFEDTARL": lambda: self._target("range")[["obs_date", "lower"]],

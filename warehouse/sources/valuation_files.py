@@ -64,8 +64,9 @@ def _number(text: str) -> float | str:
         return f"value {text!r} is not a number"
 
 
-def _today() -> dt.date:
-    return pd.Timestamp.now(tz=NEW_YORK).date()
+def _today(now: pd.Timestamp | None = None) -> dt.date:
+    """The New York date at `now` (default: now): a figure dated after it is refused."""
+    return (now or pd.Timestamp.now(tz="UTC")).tz_convert(NEW_YORK).date()
 
 
 def _header(cells: list[str], path: Path) -> list[str]:

@@ -1,16 +1,21 @@
 """Asset checks of core/prices_daily; the logic is warehouse/checks/prices.py."""
 
+import datetime as dt
+
 import dagster as dg
+import duckdb
 
 from pipelines.defs.checks.common import (
     ERROR,
     WARN,
     CheckDef,
+    RunInfo,
     asset_checks,
     no_rows_quarantined,
     schema_matches_ddl,
 )
 from warehouse.checks import prices
+from warehouse.checks.scope import latest_load_start
 from warehouse.universe import load_universe
 
 PRICES_KEY = dg.AssetKey(["core", "prices_daily"])
@@ -21,10 +26,18 @@ def _tickers() -> list[str]:
     return list(load_universe().tickers)
 
 
+def _since(conn: duckdb.DuckDBPyConnection, run: RunInfo) -> dt.date | None:
+    """The first date the latest load of the table changed (None: judge the whole table)."""
+    # Looked up once per check run: every check of the run must judge the same scope.
+    if "prices_since" not in run.extra:
+        run.extra["prices_since"] = latest_load_start(conn, run.load_run_id, TABLE)
+    return run.extra["prices_since"]
+
+
 CHECKS = [
     CheckDef(
         "prices_integrity",
-        lambda conn, cfg, run: prices.integrity(conn, **cfg),
+        lambda conn, cfg, run: prices.integrity(conn, _since(conn, run), **cfg),
         ERROR,
         blocking=True,
         config_key="prices.integrity",
@@ -37,6 +50,10 @@ CHECKS = [
             "which only happens when the table was written without the loader; when the table is "
             "empty or holds fewer rows than after its last load; or when the last load of a ticker "
             "refused more than max_rejected_share of its rows (batches of min_batch_rows or more). "
+            "Keys and load rules are judged on the dates the latest load changed (checked_from in "
+            "the metadata), and on the whole table whenever its row count differs from the one its "
+            "last load logged (a write outside the loader can be at any date); size and refusals "
+            "are always judged whole. "
             "ERROR and blocking: only what depends on core/prices_daily is stopped while it fails. "
             "When it fails: the failing_rows name the ticker or the bar. A mostly refused ticker has "
             "a broken file or source (core.quarantine gives the reasons and lines): fix it and "
@@ -47,7 +64,7 @@ CHECKS = [
     schema_matches_ddl(TABLE, "10_prices.sql"),
     CheckDef(
         "prices_calendar_complete",
-        lambda conn, cfg, run: prices.completeness(conn, **cfg),
+        lambda conn, cfg, run: prices.completeness(conn, _since(conn, run), **cfg),
         WARN,
         config_key="prices.completeness",
         description=(
@@ -76,7 +93,7 @@ CHECKS = [
     ),
     CheckDef(
         "prices_no_stale_bars",
-        lambda conn, cfg, run: prices.stale_bars(conn, **cfg),
+        lambda conn, cfg, run: prices.stale_bars(conn, _since(conn, run), **cfg),
         WARN,
         config_key="prices.stale_bars",
         description=(
@@ -89,7 +106,7 @@ CHECKS = [
     ),
     CheckDef(
         "prices_outliers",
-        lambda conn, cfg, run: prices.outliers(conn, **cfg),
+        lambda conn, cfg, run: prices.outliers(conn, _since(conn, run), **cfg),
         WARN,
         config_key="prices.outliers",
         description=(
@@ -104,7 +121,7 @@ CHECKS = [
     ),
     CheckDef(
         "prices_etf_tracks_index",
-        lambda conn, cfg, run: prices.tracking(conn, **cfg),
+        lambda conn, cfg, run: prices.tracking(conn, _since(conn, run), **cfg),
         WARN,
         config_key="prices.tracking",
         description=(
@@ -117,7 +134,7 @@ CHECKS = [
     ),
     CheckDef(
         "prices_adjustment_plausible",
-        lambda conn, cfg, run: prices.adjustment(conn, **cfg),
+        lambda conn, cfg, run: prices.adjustment(conn, _since(conn, run), **cfg),
         WARN,
         config_key="prices.adjustment",
         description=(

@@ -36,11 +36,12 @@ def claims_version() -> str:
     automation_condition=dg.AutomationCondition.on_missing()
     | dg.AutomationCondition.code_version_changed(),
     description=(
-        "Published claims about the rotation (closes, returns, streaks, the Fed's target, the "
-        "valuation discount), each with its publisher, the dates it refers to, the claimed "
-        "value and a tolerance, from config/claims.csv (edited by hand; a bad row is refused "
-        "with its line and nothing is loaded). Replaced whole on every load; marts.claims "
-        "checks them against the data."
+        "Every checkable statement of the rotation story (closes, returns, records, streaks, "
+        "the Fed's target and cycle, inflation, the curve, valuations, breadth, forecasts), one "
+        "reading per row: the story's words, the reading, the publisher, the dates, the claimed "
+        "value with its comparison and tolerance, from config/claims.csv (edited by hand; a bad "
+        "row is refused with its line and nothing is loaded). Replaced whole on every load; the "
+        "marts claims_<family> compute the figures and marts.claims grades them (the scorecard)."
     ),
 )
 def published_claims(

@@ -1,4 +1,5 @@
-"""Daily bars for every ticker of the universe into core.prices_daily."""
+"""Daily bars for every ticker of the universe into core.prices_daily: the configured tickers and
+every member of a configured index (warehouse/price_universe.py decides which, from which date)."""
 
 
 import datetime as dt
@@ -12,7 +13,7 @@ from pipelines.defs.metadata import WRITER_POOL, active_metadata, table_metadata
 from pipelines.defs.partitions import month_key, monthly_partitions, source_first_date
 from pipelines.defs.resources import MarketSourceResource
 from pipelines.defs.retries import transient_only
-from warehouse import calendar, settings
+from warehouse import calendar, price_universe, settings
 from warehouse.db import ensure_schema
 from warehouse.prices import load_prices
 from warehouse.sources.base import PriceBatch, Source
@@ -30,6 +31,9 @@ def partition_days(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date]
 
 @dg.asset(
     key=["core", "prices_daily"],
+    # The members whose prices are fetched come from core.index_members; without that table (not
+    # loaded yet) the configured tickers alone are fetched.
+    deps=[dg.AssetKey(["core", "index_members"])],
     partitions_def=monthly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=WRITER_POOL,
@@ -39,10 +43,14 @@ def partition_days(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date]
     retry_policy=dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL),
     metadata=table_metadata("core.prices_daily"),
     description=(
-        "Daily bars (raw and adjusted close) of every ticker in config/universe.toml, one row per "
-        "ticker and NYSE session. Each run loads its partition range plus the sessions before it "
-        "(history.refetch_sessions) so revised or partial bars are corrected; bars of a session "
-        "that has not closed are not stored. Rows that fail validation go to core.quarantine. "
+        "Daily bars (raw and adjusted close) of every ticker in config/universe.toml and every member "
+        "of a configured index (core.index_members), one row per ticker and NYSE session. A member is "
+        "fetched from its first snapshot less the longest window the models use; a member with no "
+        "stored bar has that history backfilled once, then it is fetched like the rest; members that "
+        "fail (delisted, renamed) are named in members_failed and do not fail the run. Each run "
+        "loads its partition range plus the sessions before it (history.refetch_sessions) so "
+        "revised or partial bars are corrected; bars of a session that has not closed are not "
+        "stored. Rows that fail validation go to core.quarantine. "
         "A run that covers the first month loads the whole history the source has; rows before "
         "history.start are left out and counted per ticker (rows_left_out_before_start). "
         "months_without_rows names the run's months the source had no rows for, and each month's "
@@ -66,13 +74,26 @@ def prices_daily(
 
     source = market_source.prices()
     fetch_from = fetch_start(universe, source, first_day, sessions[0])
+    with duckdb.get_connection() as conn:
+        ensure_schema(conn)
+        plan = plan_members(conn, universe, fetch_from, sessions[-1], context.log)
     context.log.info(
-        f"Fetching {len(universe.tickers)} tickers from the {source.name} source, "
+        f"Fetching {len(plan.configured)} configured tickers and {len(plan.members_incremental)} index "
+        f"members from the {source.name} source, "
         f"{fetch_from} to {sessions[-1]} ({len(sessions)} sessions of the run's months, "
         + ("from the whole history the source has)" if first_day <= universe.history_start
            else f"+ {universe.refetch_sessions} re-fetched)")
     )
-    batch = source.daily_bars(universe.tickers, fetch_from, sessions[-1])
+    if plan.members_backfill:
+        context.log.info(
+            f"Backfilling {len(plan.members_backfill)} index members new to the warehouse, each from its "
+            f"first snapshot less {plan.window} sessions (the longest window of the models), in "
+            f"{sum(g.backfill for g in plan.groups)} ranges"
+        )
+    if plan.members_not_due:
+        context.log.info(f"{len(plan.members_not_due)} index members not fetched: their membership (less the "
+                         f"window before it) lies outside {fetch_from} to {sessions[-1]}")
+    batch = fetch_groups(source, plan.groups)
     for note in batch.notes:
         context.log.info(note)
     left_out = leave_out_before(batch, universe.history_start)
@@ -82,8 +103,17 @@ def prices_daily(
         ensure_schema(conn)
         load = load_prices(conn, batch, source=source.name, run_id=context.run_id)
 
+    member_failed = {t: why for t, why in load.tickers_failed.items() if t in plan.spans and t not in plan.configured}
     for ticker, why in load.tickers_failed.items():
-        context.log.warning(f"{ticker}: not loaded: {why}")
+        if ticker in member_failed:
+            span = plan.spans[ticker]
+            context.log.warning(
+                f"{ticker}: index member ({', '.join(span.indexes)}, first listed {span.first_listed}) not loaded: "
+                f"{why}. Not fatal: a delisted or renamed member fails until a snapshot of core.index_members "
+                "drops it or maps it to its new symbol"
+            )
+        else:
+            context.log.warning(f"{ticker}: not loaded: {why}")
     if not load.tickers_loaded:
         raise dg.Failure(
             description=f"No ticker loaded from the {source.name} source ({fetch_from} to {sessions[-1]} asked for).",
@@ -107,11 +137,57 @@ def prices_daily(
             "bars_held_back_unfinished": load.held_back,
             "tickers_loaded": len(load.tickers_loaded),
             "tickers_failed": dg.MetadataValue.json(load.tickers_failed),
+            **member_metadata(plan, load.tickers_loaded, member_failed),
             "first_date": str(load.first_date),
             "last_date": str(load.last_date),
             "dagster/row_count": conn_rowcount(duckdb),
         }
     )
+
+
+def plan_members(
+    conn, universe: Universe, fetch_from: dt.date, last_session: dt.date, log=None
+) -> price_universe.FetchPlan:
+    """The configured tickers over the run's range, and the index members as
+    warehouse/price_universe.py decides: stored ones over the run's range, new ones backfilled."""
+    # The models' windows are read only when there are members to size: a run of the configured
+    # tickers alone never depends on the SQL files.
+    window = price_universe.window_sessions(on_skip=log.warning if log else None) if (
+        price_universe.has_members(conn)) else 0
+    spans = price_universe.member_spans(conn, window, universe.history_start)
+    stored = price_universe.stored_tickers(conn, [t for t in spans if t not in set(universe.tickers)])
+    # A new member's history is fetched to the last closed session even when the run covers older
+    # months: it is fetched once, and a later daily run asks only for its own month.
+    backfill_end = max(last_session, calendar.last_completed_session())
+    return price_universe.plan_fetch(universe.tickers, spans, stored, fetch_from, last_session, backfill_end, window)
+
+
+def fetch_groups(source: Source, groups: list[price_universe.FetchGroup]) -> PriceBatch:
+    """Every group's bars from the source, as one batch (loaded in one transaction)."""
+    batches = [source.daily_bars(list(g.tickers), g.start, g.end) for g in groups]
+    if len(batches) == 1:
+        return batches[0]
+    with_rows = [b.bars for b in batches if len(b.bars)]
+    bars = pd.concat(with_rows, ignore_index=True) if with_rows else batches[0].bars
+    rejects = [b.rejects for b in batches if len(b.rejects)]
+    merged = PriceBatch(bars=bars, rejects=pd.concat(rejects, ignore_index=True) if rejects else batches[0].rejects)
+    for b in batches:
+        merged.failed.update(b.failed)
+        merged.skipped_blank += b.skipped_blank
+        merged.notes.extend(b.notes)
+    return merged
+
+
+def member_metadata(plan: price_universe.FetchPlan, loaded: list[str], failed: dict[str, str]) -> dict:
+    """How the index members fared: fetched over the run's range, backfilled, failed by name."""
+    got = set(loaded)
+    return {
+        "members_fetched": sum(t in got for t in plan.members_incremental),
+        "members_backfilled": sum(t in got for t in plan.members_backfill),
+        "members_failed": dg.MetadataValue.json(dict(sorted(failed.items()))),
+        "members_not_due": len(plan.members_not_due),
+        "member_window_sessions": plan.window,
+    }
 
 
 def conn_rowcount(duckdb: DuckDBResource) -> int:
