@@ -20,7 +20,7 @@ import dagster as dg
 
 from pipelines.orphans import process_tags, release_orphaned_runs
 from warehouse import settings
-from warehouse.db import WarehouseFileError, check_file, connect
+from warehouse.db import WarehouseFileError, check_file, connect, connect_active
 
 
 def banner(text: str) -> None:
@@ -28,9 +28,11 @@ def banner(text: str) -> None:
     print(f"\n{line}\n{text}\n{line}", flush=True)
 
 
-def summary(path) -> str:
-    lines = [f"Warehouse: {path}"]
-    with connect(path, read_only=True) as conn:
+def summary(path, active: settings.Active | None = None) -> str:
+    """What the warehouse holds: the file at `path`, or the lake when `active` names one."""
+    lake = active is not None and active.lake is not None
+    lines = [f"Warehouse: {active.location if lake else path}"]
+    with (connect_active(active, read_only=True) if lake else connect(path, read_only=True)) as conn:
         flavour = conn.execute("select value from meta.warehouse_info where key='flavour'").fetchone()
         lines.append(f"Holds: {flavour[0] if flavour else 'nothing yet'} data")
         tables = conn.execute(
@@ -103,7 +105,8 @@ def main() -> int:
     else:
         print(active.headline, flush=True)
     try:
-        check_file(active.warehouse)
+        if active.lake is None:
+            check_file(active.warehouse)
     except WarehouseFileError as exc:
         print(f"\n{exc}", file=sys.stderr)
         return 2
@@ -140,9 +143,9 @@ def main() -> int:
             outcome.skipped[name] = f"depends on {upstream}, which did not build" if upstream else "not built"
 
     path = active.warehouse
-    if path.exists():
+    if path.exists() or active.lake is not None:
         try:
-            print("\n" + summary(path))
+            print("\n" + summary(path, active))
         except WarehouseFileError as exc:
             print(f"\n{exc}", file=sys.stderr)
     report = outcome.report()

@@ -214,3 +214,34 @@ def project_env(monkeypatch, tmp_path):
     monkeypatch.setenv("ROTATION_WAREHOUSE", str(tmp_path / "wh.duckdb"))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def sample_warehouse(tmp_path_factory):
+    """`make run` on the sample into a temporary file, once per session (it takes minutes)."""
+    from pipelines import run
+
+    folder = tmp_path_factory.mktemp("sample-build")
+    path = folder / "sample.duckdb"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ROTATION_SOURCE", "sample")
+        mp.setenv("ROTATION_WAREHOUSE", str(path))
+        mp.setenv("DAGSTER_HOME", str(folder))
+        assert run.main() == 0
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL server (tests/pg_server.py) for the session, on a loopback port, stopped
+    at the end even when a test failed; a skip naming what is missing when the binaries are absent."""
+    from tests import pg_server as pg
+
+    try:
+        server = pg.start()
+    except pg.PostgresUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -55,7 +55,7 @@ def cut_short(path: Path) -> str:
     real_warehouse(path)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 3])
-    return "a damaged DuckDB database (DuckDB says: IO Error: Could not read enough bytes from file"
+    return "a damaged DuckDB database (DuckDB says: Could not read enough bytes from file"
 
 
 def damaged_block(path: Path) -> str:

@@ -1,5 +1,6 @@
 """`make run` end to end on the sample (the path a fresh machine without network takes), then
-every documented query against the read snapshot it publishes."""
+every documented query against the read snapshot it publishes. The build is the session's
+`sample_warehouse` (tests/conftest.py), which tests/test_lake.py compares the lake with."""
 
 import re
 from pathlib import Path
@@ -8,7 +9,6 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipelines import run
 from warehouse import models as sql_models
 from warehouse import settings
 from warehouse.checks import marts as model_checks
@@ -16,18 +16,6 @@ from warehouse.cli import main as cli
 from warehouse.snapshot import snapshot_path
 
 QUERIES = sorted((Path(__file__).parents[1] / "sql" / "queries").glob("*.sql"))
-
-
-@pytest.fixture(scope="module")
-def sample_warehouse(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("sample-build")
-    path = folder / "sample.duckdb"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ROTATION_SOURCE", "sample")
-        mp.setenv("ROTATION_WAREHOUSE", str(path))
-        mp.setenv("DAGSTER_HOME", str(folder))
-        assert run.main() == 0
-    return path
 
 
 def test_every_asset_builds_and_the_snapshot_is_published(sample_warehouse):

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import duckdb
 
+from warehouse.lake import is_lake
+
 
 def record(
     conn: duckdb.DuckDBPyConnection,
@@ -29,6 +31,11 @@ def record(
         "insert into meta.changes values (?, ?, ?, ?, current_timestamp)",
         [change_id, relation, changed_from, run_id],
     )
+    if is_lake(conn):
+        # Two lake writers that both reach here conflict on this row at commit and one retries
+        # (warehouse/lake.py): without it both could take the same id, and a model built between
+        # their commits would never see the second one's change.
+        conn.execute("update meta.change_head set last_id = ?", [change_id])
     return change_id
 
 

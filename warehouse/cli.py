@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 
 from warehouse import settings
+from warehouse.db import connect_active
 from warehouse.snapshot import open_for_reading
 
 
@@ -41,7 +42,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"-- {active.headline}", file=sys.stderr)
     warehouse = args.warehouse or active.warehouse
     try:
-        conn, path = open_for_reading(warehouse)
+        if args.warehouse is None and active.lake is not None:
+            # A lake is queried directly, read-only: no snapshot stands between.
+            conn, path = connect_active(active, read_only=True), active.location
+        else:
+            conn, path = open_for_reading(warehouse)
     except FileNotFoundError as exc:
         print(f"rotation: {exc}", file=sys.stderr)
         return 2

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse import lake as ducklake
 from warehouse import settings
 
 DDL_DIR = Path(__file__).parent / "ddl"
@@ -49,6 +50,7 @@ DAMAGED = re.compile(
 NO_SPACE = re.compile(r"No space left on device|File too large|Disk quota exceeded|not enough space", re.I)
 WRITTEN_FILE = re.compile(r'(?:write|writing|extend|truncate)[^"]*"([^"]+)"', re.I)
 ABORTED = "Current transaction is aborted"
+ERROR_KIND = re.compile(r"^[A-Z][A-Za-z]*(?: [A-Z][A-Za-z]*)* Error: ")
 # How long `connect` waits for another process to let go of the file (the Dagster resource waits
 # as long: pipelines/defs/resources.py LOCK_WAIT_S).
 LOCK_WAIT_S = 120.0
@@ -121,7 +123,9 @@ def open_error(path: Path | str, exc: BaseException) -> WarehouseFileError | Non
     """A clear error for DuckDB's refusal to open `path` when the file itself is the cause (a
     damaged or foreign file, one written by a newer DuckDB); None for anything else (a lock held
     by another process, say)."""
-    said = " ".join(str(exc).split())
+    # DuckDB 1.5 starts its messages with the error's kind ("IO Error: "), 2.x does not: say the
+    # same either way.
+    said = ERROR_KIND.sub("", " ".join(str(exc).split()), count=1)
     if not isinstance(exc, duckdb.Error) or not DAMAGED.search(said):
         return None
     path = Path(path)
@@ -172,10 +176,47 @@ def connect(
             raise clear from exc
 
 
+def connect_active(active: settings.Active, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """The active warehouse: the lake when ROTATION_LAKE names one, else the file (`connect`)."""
+    if active.lake is not None:
+        return ducklake.connect(active.lake, read_only=read_only, memory_limit=settings.duckdb_memory_limit())
+    return connect(active.warehouse, read_only=read_only)
+
+
+# On a lake: one row counting the changes recorded (warehouse/changes.py), so that two writers
+# recording changes conflict and one retries, which keeps change ids in commit order.
+LAKE_DDL = """
+create table if not exists meta.change_head (last_id bigint not null);
+insert into meta.change_head select 0 where not exists (select 1 from meta.change_head);
+"""
+
+
 def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
     """Create every schema and table the warehouse needs; safe to run on every connection."""
+    if ducklake.is_lake(conn):
+        _ensure_lake_schema(conn)
+        return
     for ddl in sorted(DDL_DIR.glob("*.sql")):
         conn.execute(ddl.read_text(encoding="utf-8"))
+
+
+def _ensure_lake_schema(conn: duckdb.DuckDBPyConnection) -> None:
+    """The same tables without key constraints, in one transaction: two processes creating them at
+    once conflict, and the one that lost finds them made when it retries. A lake that has them
+    all is left alone (each DDL statement is a round trip to the catalog)."""
+    if conn.execute(
+        "select count(*) from duckdb_tables() where database_name = current_database() "
+        "and schema_name = 'meta' and table_name = 'change_head'"
+    ).fetchall()[0][0]:
+        return
+
+    def create() -> None:
+        with transaction(conn):
+            for ddl in sorted(DDL_DIR.glob("*.sql")):
+                conn.execute(ducklake.lake_ddl(ddl.read_text(encoding="utf-8")))
+            conn.execute(LAKE_DDL)
+
+    ducklake.retrying(create)
 
 
 def _cause(exc: BaseException) -> BaseException:

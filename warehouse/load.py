@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import duckdb
@@ -27,6 +28,7 @@ import pyarrow.compute as pc
 
 from warehouse import calendar, changes
 from warehouse.db import claim_flavour, transaction
+from warehouse.lake import CONFLICT_RETRIES, is_lake, retrying
 
 # Optional columns of a batch naming where each row came from (a file and its line): they are not
 # stored in the table, only written to core.quarantine's `origin` for the rows refused.
@@ -107,6 +109,8 @@ def upsert(
     run_id: str | None = None,
     rejects: pd.DataFrame | None = None,
     now: dt.datetime | None = None,
+    conflict_retries: int = CONFLICT_RETRIES,
+    log: Callable[[str], None] | None = None,
 ) -> LoadResult:
     """Validate `rows` and merge them into `spec.name`, all in one transaction.
 
@@ -115,7 +119,8 @@ def upsert(
     (an unparseable date, say): they go to the quarantine with the batch, so a load reports
     everything it did not take. A load that inserted or updated rows records a change from the
     earliest date it wrote (meta.changes); quarantined rows change no core data table and record
-    nothing.
+    nothing. On a lake, a commit lost to another writer is retried up to `conflict_retries` times
+    (`log` hears of each retry).
     """
     now = now or dt.datetime.now(dt.UTC)
     # `source` may be part of a table's key (one figure from several sources); it is then not a
@@ -128,6 +133,17 @@ def upsert(
         raise ValueError(f"rows for {spec.name} lack the columns {missing}")
     origins = [c for c in ORIGIN_COLUMNS if c in table.column_names]
     table = _fewer_chunks(table.select([*columns, *origins]))
+    if is_lake(conn):
+        # Another writer of the lake may commit first (DuckLake's "Transaction conflict"): the
+        # lost load wrote nothing, so it runs again from the start on what the other one wrote.
+        return retrying(
+            lambda: _upsert_once(conn, spec, table, row_key, columns, source, run_id, rejects, now),
+            attempts=conflict_retries, log=log,
+        )
+    return _upsert_once(conn, spec, table, row_key, columns, source, run_id, rejects, now)
+
+
+def _upsert_once(conn, spec: TableSpec, table: pa.Table, row_key, columns, source, run_id, rejects, now) -> LoadResult:
     result = LoadResult(spec.name)
     with transaction(conn):
         claim_flavour(conn, source)

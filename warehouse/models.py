@@ -19,6 +19,7 @@ import functools
 import hashlib
 import json
 import re
+import time
 import tomllib
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -28,6 +29,7 @@ import duckdb
 import yaml
 
 from warehouse import changes, settings
+from warehouse import lake as ducklake
 from warehouse.db import ensure_schema, transaction
 from warehouse.universe import Universe
 
@@ -547,22 +549,31 @@ def build(
     if catalog is None:
         catalog = {m.relation: m for m in discover(model.path.parents[1])}
     ensure_schema(conn)
-    decided = plan(conn, model, params, catalog, full_refresh)
-    written = None
-    try:
-        with transaction(conn):
-            if decided.mode == "incremental":
-                written = _rebuild_tail(conn, model, params, catalog, decided.since)
-            elif decided.mode in ("full", "view"):
-                _replace(conn, model, params)
-            if decided.mode in ("full", "incremental"):
-                changes.record(conn, model.relation, decided.since, run_id)
-                conn.execute(
-                    "insert or replace into meta.model_builds values (?, ?, ?, ?, ?, current_timestamp)",
-                    [model.relation, model.sql_hash(params), changes.latest_id(conn), decided.mode, decided.since],
-                )
-    except duckdb.Error as exc:
-        raise ModelError(f"{model.path}: {exc}") from exc
+    for attempt in range(1, ducklake.CONFLICT_RETRIES + 1):
+        decided = plan(conn, model, params, catalog, full_refresh)
+        written = None
+        try:
+            with transaction(conn):
+                if decided.mode == "incremental":
+                    written = _rebuild_tail(conn, model, params, catalog, decided.since)
+                elif decided.mode in ("full", "view"):
+                    _replace(conn, model, params)
+                if decided.mode in ("full", "incremental"):
+                    changes.record(conn, model.relation, decided.since, run_id)
+                    # Delete and insert, not `insert or replace`: a lake's tables have no key.
+                    conn.execute("delete from meta.model_builds where relation = ?", [model.relation])
+                    conn.execute(
+                        "insert into meta.model_builds values (?, ?, ?, ?, ?, current_timestamp)",
+                        [model.relation, model.sql_hash(params), changes.latest_id(conn), decided.mode,
+                         decided.since],
+                    )
+        except duckdb.Error as exc:
+            if ducklake.is_conflict(exc) and attempt < ducklake.CONFLICT_RETRIES:
+                # Another writer of the lake committed first: plan again against what it wrote.
+                time.sleep(ducklake.backoff_s_for(attempt))
+                continue
+            raise ModelError(f"{model.path}: {exc}") from exc
+        break
     if decided.mode == "view":
         return BuildResult(None, None, {}, decided.mode)
     rows = conn.execute(f"select count(*) from {model.relation}").fetchall()[0][0]

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from warehouse.lake import Lake
+from warehouse.lake import from_env as lake_from_env
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 SOURCE_KINDS = ("live", "files", "sample")
@@ -80,6 +83,11 @@ def reports_dir(warehouse: Path) -> Path:
     return warehouse.parent / "reports" / warehouse.stem
 
 
+def lake_reports_dir() -> Path:
+    """Charts of the lake: rendered on the machine that ran the report, beside the embedded ones."""
+    return Path(os.environ.get("ROTATION_LAKE_REPORTS", PROJECT_ROOT / "warehouse" / "reports" / "lake"))
+
+
 def _unreachable(host: str, port: int) -> str | None:
     try:
         with socket.create_connection((host, port), timeout=PROBE_TIMEOUT_S):
@@ -119,6 +127,14 @@ class Active:
     requested: str  # what ROTATION_SOURCE asked for
     fallback_reason: str | None = None  # why the sample stands in for the live source
     live_warehouse: Path | None = None  # the warehouse the live source would write
+    # ROTATION_LAKE: the DuckLake the requested source writes instead of the file. A sample
+    # standing in for an unreachable live source never writes it: it keeps its own file.
+    lake: Lake | None = None
+
+    @property
+    def location(self) -> str:
+        """Where the warehouse is, for people: the lake (password masked) or the file."""
+        return self.lake.describe() if self.lake else str(self.warehouse)
 
     @property
     def flavour(self) -> str:
@@ -135,32 +151,33 @@ class Active:
                 f"({self.live_warehouse}) is not touched."
             )
         if self.source == "sample":
-            return f"Source: the SYNTHETIC SAMPLE (not real market data), in {self.warehouse}."
-        return f"Source: {self.source} ({self.flavour} market data), in {self.warehouse}."
+            return f"Source: the SYNTHETIC SAMPLE (not real market data), in {self.location}."
+        return f"Source: {self.source} ({self.flavour} market data), in {self.location}."
 
     def tags(self) -> dict[str, str]:
         """Run tags that tell sample and real runs apart in the run history."""
         return {
             "rotation/source": self.source,
             "rotation/flavour": self.flavour,
-            "rotation/warehouse": str(self.warehouse),
+            "rotation/warehouse": self.location,
         }
 
     def metadata(self) -> dict[str, str]:
         return {
             "source": self.source,
             "data_flavour": self.flavour,
-            "warehouse": str(self.warehouse),
+            "warehouse": self.location,
         }
 
 
 @cache
-def _resolve(requested: str, explicit_warehouse: str | None, files: str | None, probe: str | None) -> Active:
+def _resolve(requested: str, explicit_warehouse: str | None, files: str | None, probe: str | None,
+             lake: tuple[str | None, str | None] = (None, None)) -> Active:
     if requested != "live":
-        return Active(requested, warehouse_path(requested), requested)
+        return Active(requested, warehouse_path(requested), requested, lake=lake_from_env())
     down = unreachable_live_hosts()
     if not down:
-        return Active("live", warehouse_path("live"), requested)
+        return Active("live", warehouse_path("live"), requested, lake=lake_from_env())
     return Active(
         "sample", warehouse_path("sample"), requested, fallback_reason="; ".join(down),
         live_warehouse=warehouse_path("live"),
@@ -177,4 +194,5 @@ def active() -> Active:
     return _resolve(
         source_kind(), os.environ.get("ROTATION_WAREHOUSE"), os.environ.get("ROTATION_FILES_DIR"),
         os.environ.get("ROTATION_LIVE_PROBE"),
+        (os.environ.get("ROTATION_LAKE"), os.environ.get("ROTATION_LAKE_DATA")),
     )

@@ -31,12 +31,17 @@ SHOWN = ["relative_strength", "valuation_gap", "fed_policy", "rrg", "breadth", "
 def rotation_charts(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
     from warehouse import reports  # matplotlib: imported by the run that renders, not by every load
 
-    # Each warehouse has its own folder: the sample's page never replaces the live one's.
-    folder = settings.reports_dir(Path(duckdb.database))
-    # Reads the published snapshot, read-only: the report never takes the writer's lock.
-    conn, path = open_for_reading(Path(duckdb.database))
+    if getattr(duckdb, "lake", None):
+        # A lake is read directly (its last committed snapshot): there is no copy to read.
+        folder = settings.lake_reports_dir()
+        opened, path = duckdb.get_connection(), duckdb.database
+    else:
+        # Each warehouse has its own folder: the sample's page never replaces the live one's.
+        folder = settings.reports_dir(Path(duckdb.database))
+        # Reads the published snapshot, read-only: the report never takes the writer's lock.
+        opened, path = open_for_reading(Path(duckdb.database))
     context.log.info(f"Rendering from {path}")
-    with conn:
+    with opened as conn:
         report = reports.render(conn, folder)
         dashboard = reports.dashboard_table(conn)
     for name, why in report.skipped.items():

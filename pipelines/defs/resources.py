@@ -15,6 +15,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 from pydantic import PrivateAttr
 
+from warehouse import lake as ducklake
 from warehouse import settings
 from warehouse.db import check_file, open_error
 from warehouse.sources.base import Source, open_source
@@ -90,6 +91,12 @@ class WarehouseResource(DuckDBResource):
     a run shares it. A lock held by another process is waited for, with backoff.
     """
 
+    # ROTATION_LAKE and ROTATION_LAKE_DATA: when set, the warehouse is that DuckLake (the catalog
+    # is read from the environment at run time, so a password in it is never shown in the UI) and
+    # `database` only names it for people.
+    lake: str | None = None
+    lake_data: str | None = None
+
     _database: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
     _log: object = PrivateAttr(default=None)
 
@@ -105,10 +112,19 @@ class WarehouseResource(DuckDBResource):
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self._database is None and self.lake:
+            # Many processes may write a lake at once: there is no lock to wait for, and commits
+            # that conflict are retried by the writers (warehouse/lake.py).
+            self._database = ducklake.connect(
+                ducklake.Lake(self.lake, self.lake_data), memory_limit=self.connection_config.get("memory_limit")
+            )
         if self._database is None:
             os.makedirs(os.path.dirname(os.path.abspath(self.database)), exist_ok=True)
             self._database = open_waiting_for_lock(self.database, dict(self.connection_config), log=self._log)
         conn = self._database.cursor()
+        if self.lake:
+            # `use` is per connection, and a cursor starts on the in-memory database.
+            conn.execute(f"use {ducklake.ALIAS}")
         try:
             yield conn
         finally:
@@ -144,6 +160,13 @@ def market_source_from_env(active: settings.Active | None = None) -> MarketSourc
 
 def warehouse_from_env(active: settings.Active | None = None) -> WarehouseResource:
     active = active or settings.active()
+    if active.lake is not None:
+        return WarehouseResource(
+            database=active.location,
+            lake=dg.EnvVar("ROTATION_LAKE"),
+            lake_data=active.lake.data_path,
+            connection_config={"memory_limit": settings.duckdb_memory_limit()},
+        )
     return WarehouseResource(
         database=str(active.warehouse),
         connection_config={"memory_limit": settings.duckdb_memory_limit()},

@@ -15,12 +15,16 @@ import dagster as dg
 import duckdb
 import requests
 
+from warehouse.lake import is_conflict
+
 # Network trouble, and DuckDB's lock held by another process, may pass.
 TRANSIENT_ERRORS = (requests.ConnectionError, requests.Timeout, TimeoutError, ConnectionError)
 
 
 def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, TRANSIENT_ERRORS):
+        return True
+    if is_conflict(exc):  # on a lake: another writer committed first (warehouse/lake.py)
         return True
     return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
 

@@ -22,6 +22,14 @@ from warehouse.snapshot import publish
     ),
 )
 def read_snapshot(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+    if getattr(duckdb, "lake", None):
+        # A lake has no writer's lock to keep readers from: they attach it read-only and read the
+        # last committed snapshot while runs write. A copy would only be a stale second warehouse.
+        context.log.info("The warehouse is a DuckLake: readers query it directly; no snapshot is published.")
+        return dg.MaterializeResult(metadata={
+            **active_metadata(), "published": False,
+            "reason": "the warehouse is a DuckLake: readers query the lake directly (README, 'The lake')",
+        })
     with duckdb.get_connection() as conn:
         target = publish(conn, duckdb.database)
     size = target.stat().st_size
