@@ -10,7 +10,10 @@ from warehouse import models as sql_models
 from warehouse import settings
 from warehouse.snapshot import open_for_reading
 
-SHOWN = ["relative_strength", "valuation_gap", "fed_policy", "rrg", "breadth", "index_breadth", "rotation_dashboard", "claims"]
+SHOWN = [
+    "relative_strength", "valuation_gap", "fed_policy", "rrg", "breadth", "index_breadth", "rotation_dashboard",
+    "claims",
+]
 
 
 @dg.asset(
