@@ -213,7 +213,7 @@ def write_config(folder: Path) -> Path:
     named = tuple(f"{g} " for g in groups) + tuple(f"{g}=" for g in groups)
     lines = [ln for ln in text.splitlines() if not ln.startswith(named)]
     (folder / "models.toml").write_text("\n".join(lines).replace(
-        "[breadth.groups]", '[breadth.groups]\nsmall_caps = "etfs"\nsectors = "indices"') + "\n")
+        "[breadth.groups]", '[breadth.groups]\netfs = "etfs"\nsectors = "indices"') + "\n")
     return folder
 
 

@@ -75,7 +75,7 @@ def write_config(folder: Path, n: int) -> Path:
     raw = tomllib.loads(text)
     lines = [ln for ln in text.splitlines() if not ln.startswith(tuple(raw.get("breadth", {}).get("groups", {})))]
     (folder / "models.toml").write_text("\n".join(lines).replace(
-        "[breadth.groups]", '[breadth.groups]\nsmall_caps = "members"\nsectors = "etfs"') + "\n")
+        "[breadth.groups]", '[breadth.groups]\nmembers = "members"\nsectors = "etfs"') + "\n")
     for extra in universe.path.parent.glob("*.csv"):
         shutil.copy(extra, folder / extra.name)
     return folder

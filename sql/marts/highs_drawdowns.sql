@@ -56,12 +56,13 @@ running as (
         -- over a growing frame at about half arg_max's speed
         arg_max(close, close) over (by_session rows between unbounded preceding and 1 preceding)
             as previous_close_max,
-        count(close) over (by_session rows between {{ high_window }} - 1 preceding and current row)
-            as high_window_n,
+        -- the window is full when its first row exists: close is never NULL
+        lag(close, {{ high_window }} - 1) over by_session is not null as high_window_full,
         max(close) over (by_session rows between {{ high_window }} - 1 preceding and current row)
             as high_window_max,
-        count(ret_1d) over (by_session rows between {{ extreme_day_window }} - 1 preceding and current row)
-            as extreme_window_n,
+        -- ret_1d is NULL on a ticker's first row only, so a non-NULL first ret_1d of the window
+        -- means every ret_1d in it is there
+        lag(ret_1d, {{ extreme_day_window }} - 1) over by_session is not null as extreme_window_full,
         min(ret_1d) over (by_session rows between {{ extreme_day_window }} - 1 preceding and current row)
             as extreme_window_min,
         max(ret_1d) over (by_session rows between {{ extreme_day_window }} - 1 preceding and current row)
@@ -99,11 +100,11 @@ select
     -- no record in the rebuilt rows yet: the one before them, if any
     coalesce(records.record_date, flagged.carried_last_record_date) as last_record_date,
     flagged.record_close,
-    case when flagged.high_window_n = {{ high_window }} then flagged.high_window_max end as high_252d,
+    case when flagged.high_window_full then flagged.high_window_max end as high_252d,
     flagged.close / flagged.record_close - 1 as pct_from_record,
-    case when flagged.extreme_window_n = {{ extreme_day_window }}
+    case when flagged.extreme_window_full
         then flagged.ret_1d = flagged.extreme_window_min end as is_worst_day_126d,
-    case when flagged.extreme_window_n = {{ extreme_day_window }}
+    case when flagged.extreme_window_full
         then flagged.ret_1d = flagged.extreme_window_max end as is_best_day_126d
 from flagged
 left join records
