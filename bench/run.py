@@ -2,6 +2,8 @@
 
     python -m bench.run                       # 3,000 tickers x 30 years, 3 repeats
     python -m bench.run --tickers 50 --years 2 --repeat 1 --no-write   # a quick look
+    python -m bench.run --from-results        # BENCHMARKS.md again from bench/results.json, after
+                                              # an edit of bench/notes.md: no run
 
 Each repeat builds a new warehouse file: load, floor (the marts' SQL in plain DuckDB), yardstick
 (the heavy models in polars, checked equal to the floor's tables: bench/yardstick_polars.py),
@@ -215,6 +217,17 @@ def write_markdown(summary: dict, n: int, years: int, repeats: int, command: str
     return "\n".join(lines) + ("\n" + notes.read_text(encoding="utf-8") if notes.exists() else "")
 
 
+def render(summary: dict) -> str:
+    """BENCHMARKS.md's text from a run's summary (what bench/results.json keeps) and bench/notes.md."""
+    run = summary["run"]
+    text = write_markdown(summary, run["tickers"], run["years"], run["repeat"], run["command"],
+                          summary.get("dagster_overhead"), summary.get("launched_runs"))
+    if summary.get("members_daily"):
+        text = members_daily.place_in(text, members_daily.render_markdown(
+            summary["members_daily"], f"python -m bench.members_daily --members {run['members']} --years {run['years']}"))
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickers", type=int, default=3000)
@@ -226,7 +239,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--members", type=int, default=None,
                         help="index members of the daily run at index size (bench/members_daily.py; default: "
                              "9 in 10 of --tickers, 2,700 of 3,000; 0 skips it)")
+    parser.add_argument("--from-results", action="store_true",
+                        help="rewrite the report from the results file (after editing bench/notes.md), no run")
+    parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results.json", help=argparse.SUPPRESS)
+    parser.add_argument("--report", type=Path, default=ROOT / "BENCHMARKS.md", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.from_results:
+        summary = json.loads(args.results.read_text(encoding="utf-8"))
+        args.report.write_text(render(summary), encoding="utf-8")
+        return 0
     config = workload.write_config(Path(tempfile.mkdtemp(prefix="rotation-bench-config-")), args.tickers)
     env = {**os.environ, "ROTATION_CONFIG_DIR": str(config), "ROTATION_SOURCE": "sample", "PYTHONPATH": str(ROOT)}
     repeats = []
@@ -251,15 +272,13 @@ def main(argv: list[str] | None = None) -> int:
         members_run = members_daily.measure(args.members, args.years)
         summary["members_daily"] = members_run
     command = "python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = write_markdown(summary, args.tickers, args.years, args.repeat, command.strip(), dagster_overhead,
-                          launched_runs)
-    if members_run:
-        text = members_daily.place_in(text, members_daily.render_markdown(
-            members_run, f"python -m bench.members_daily --members {args.members} --years {args.years}"))
+    summary["run"] = {"tickers": args.tickers, "years": args.years, "repeat": args.repeat, "members": args.members,
+                      "command": command.strip()}
+    text = render(summary)
     print(text)
     if not args.no_write:
-        (ROOT / "BENCHMARKS.md").write_text(text, encoding="utf-8")
-        (ROOT / "bench" / "results.json").write_text(json.dumps(summary, indent=2, default=str))
+        args.report.write_text(text, encoding="utf-8")
+        args.results.write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
     return 0
 
 
