@@ -20,12 +20,15 @@ from warehouse.db import connect, ensure_schema
 from warehouse.load import upsert
 from warehouse.prices import PRICES
 
+# Every test here needs DuckDB's lake extensions (`.venv-lake`, `make test-lake`): without them the
+# module is skipped before its fixtures start a PostgreSQL server and build the sample.
+pytest.importorskip("duckdb_extension_ducklake", reason="the `lake` extra is not installed")
+
 # When a row was written or refused: differs between any two builds, by design.
 WHEN_COLUMNS = {"loaded_at", "quarantined_at"}
 
 
 def _lake(pg_server, tmp_path) -> ducklake.Lake:
-    pytest.importorskip("duckdb_extension_ducklake", reason="the `lake` extra is not installed")
     db = f"lake_{uuid.uuid4().hex[:8]}"
     pg_server.create_database(db)
     return ducklake.Lake(f"postgres:{pg_server.dsn(db)}", str(tmp_path / "lake-data") + "/")
@@ -269,7 +272,6 @@ def test_the_sample_standing_in_for_live_never_writes_the_lake(monkeypatch, tmp_
 def test_a_local_catalog_needs_no_server(tmp_path):
     """One machine: the catalog in a DuckDB file, the schema made once, a load, a read-only reader
     after it."""
-    pytest.importorskip("duckdb_extension_ducklake", reason="the `lake` extra is not installed")
     lake = ducklake.Lake(str(tmp_path / "catalog.ducklake"), str(tmp_path / "data") + "/")
     with ducklake.connect(lake) as conn:
         assert ducklake.is_lake(conn)
