@@ -258,3 +258,20 @@ def test_a_ticker_that_stopped_before_the_rebuild_does_not_pull_the_window_back(
         "order by trade_date desc limit 252)").fetchall()[0][0]
     assert start == expected
     assert xlf_252nd < start
+
+
+def test_a_ticker_that_stopped_trading_does_not_pull_the_daily_returns_back(setup):
+    # staging.returns_daily reads a loaded table, not a model: its rebuilt tickers are those with
+    # rows in core.prices_daily from `since` on
+    conn, params = _built(setup, end=dt.date(2020, 12, 31))
+    models = {m.name: m for m in sql_models.discover()}
+    catalog = {m.relation: m for m in models.values()}
+    since = dt.date(2020, 10, 1)
+    for relation in ("core.prices_daily", "staging.returns_daily"):
+        conn.execute(f"delete from {relation} where ticker = 'XLF' and trade_date >= date '2020-03-02'")
+    start = sql_models.window_start(conn, models["returns_daily"], params, catalog, since)
+    # one row back for every ticker still trading: the session before October 1st, 2020
+    assert start == calendar.shift_sessions(since, -1) == dt.date(2020, 9, 30)
+    # XLF's last row, where a window counting every stored ticker would have started
+    assert conn.execute("select max(trade_date) from staging.returns_daily where ticker = 'XLF'").fetchone()[0] \
+        == dt.date(2020, 2, 28)

@@ -442,7 +442,7 @@ def window_start(
     n = conn.execute(f"select ({_render_params(model, inc.lookback_rows, params)})::bigint").fetchall()[0][0]
     if n < 1:
         raise ModelError(f"{model.path}: lookback_rows must be at least 1, got {n}")
-    rebuilt, rebuilt_args = _rebuilt_partitions(model, params, catalog, relation, date_column, since)
+    rebuilt, rebuilt_args = _rebuilt_partitions(conn, model, params, catalog, relation, date_column, since)
     # A first guess wide enough for n rows of every partition that trades most sessions (or
     # weeks); the partitions it leaves short are looked up one by one below.
     days = 7 * n + 7 if inc.grain == "week" else n * 3 // 2 + 14
@@ -499,29 +499,45 @@ def window_start(
 
 
 def _rebuilt_partitions(
-    model: Model, params: dict, catalog: dict[str, Model], relation: str, date_column: str, since: dt.date
+    conn: duckdb.DuckDBPyConnection, model: Model, params: dict, catalog: dict[str, Model], relation: str,
+    date_column: str, since: dt.date,
 ) -> tuple[str, list]:
     """A filter on the partitions that get rebuilt rows: those with input rows from `since` on.
 
     A ticker that stopped trading years ago (a former index member) gets no rebuilt row, so its
     windows need no rows; counting it would pull every daily build back to its last rows. The
-    inputs are the incremental relation when it is another model, else the models the SQL reads
-    that have the partition column (the model's own table holds no row from `since` yet). With no
-    such input, every partition counts.
+    inputs are the incremental relation when it is another model, else the relations the SQL reads
+    that have the partition column and a date (the model's own table holds no row from `since`
+    yet): models with their declared date column, and loaded tables (core.prices_daily under
+    staging.returns_daily) that have the model's own date column. With no such input, every
+    partition counts.
     """
     part = model.incremental.partition_by
     if relation != model.relation:
         inputs = [(relation, date_column)]
     else:
-        inputs = [
-            (r, catalog[r].date_column)
-            for r in sorted(model.dependencies(params))
-            if r in catalog and r != model.relation and catalog[r].date_column and part in catalog[r].columns
-        ]
+        inputs = []
+        for r in sorted(model.dependencies(params)):
+            if r == model.relation:
+                continue
+            if r in catalog:
+                if catalog[r].date_column and part in catalog[r].columns:
+                    inputs.append((r, catalog[r].date_column))
+            elif {part, model.date_column} <= _table_columns(conn, r):
+                inputs.append((r, model.date_column))
     if not inputs:
         return "", []
     union = " union ".join(f"select {part} from {r} where {d} >= ?" for r, d in inputs)
     return f"and {part} in ({union})", [since] * len(inputs)
+
+
+def _table_columns(conn: duckdb.DuckDBPyConnection, relation: str) -> set[str]:
+    """The columns of a stored table or view that is no model; none when it does not exist."""
+    schema, _, name = relation.rpartition(".")
+    return {c for c, in conn.execute(
+        "select column_name from information_schema.columns where table_catalog = current_database() "
+        "and table_schema = ? and table_name = ?", [schema, name]
+    ).fetchall()}
 
 
 def _render_params(model: Model, text: str, params: dict) -> str:
