@@ -442,7 +442,8 @@ def window_start(
     n = conn.execute(f"select ({_render_params(model, inc.lookback_rows, params)})::bigint").fetchall()[0][0]
     if n < 1:
         raise ModelError(f"{model.path}: lookback_rows must be at least 1, got {n}")
-    rebuilt, rebuilt_args = _rebuilt_partitions(conn, model, params, catalog, relation, date_column, since)
+    rebuilt_sql, rebuilt_args = _rebuilt_partitions(conn, model, params, catalog, relation, date_column, since)
+    rebuilt = f"and {part} in ({rebuilt_sql})" if rebuilt_sql else ""
     # A first guess wide enough for n rows of every partition that trades most sessions (or
     # weeks); the partitions it leaves short are looked up one by one below.
     days = 7 * n + 7 if inc.grain == "week" else n * 3 // 2 + 14
@@ -468,17 +469,27 @@ def window_start(
         [guess, since, *rebuilt_args, n, n],
     ).fetchall()[0]
     start, short, seen = counted[0] or since, counted[1] or [], counted[2] or []
-    # Partitions with no row since the guess but older ones (a halt, a long gap in the data):
-    # their next row still continues their windows and running state. This reads the partition
-    # column of the older rows, the one full scan an incremental build makes.
-    short += conn.execute(
-        f"""
-        select coalesce(list(distinct {part}), [])
-        from {relation}
-        where {date_column} < ? and {part} not in (select unnest(?)) {rebuilt}
-        """,
-        [guess, seen, *rebuilt_args],
-    ).fetchall()[0][0]
+    # Partitions with no row since the guess but older ones (a halt, a long gap in the data, a
+    # newcomer's backfilled history): their next row still continues their windows and running
+    # state, so they are looked up below too.
+    if rebuilt_sql:
+        # Among the rebuilt ones only, read off the inputs from `since` on: a date-range scan, where
+        # looking for older rows would scan the whole table (seconds a model at index size).
+        short += conn.execute(
+            f"select coalesce(list(distinct {part}), []) from ({rebuilt_sql}) where {part} not in (select unnest(?))",
+            [*rebuilt_args, seen],
+        ).fetchall()[0][0]
+    else:
+        # Every stored partition counts: reading the partition column of the older rows is the one
+        # full scan such a build makes.
+        short += conn.execute(
+            f"""
+            select coalesce(list(distinct {part}), [])
+            from {relation}
+            where {date_column} < ? and {part} not in (select unnest(?))
+            """,
+            [guess, seen],
+        ).fetchall()[0][0]
     if short:
         # partitions with fewer than n rows since the guess: their own n-th row back, if older
         older = conn.execute(
@@ -501,8 +512,9 @@ def window_start(
 def _rebuilt_partitions(
     conn: duckdb.DuckDBPyConnection, model: Model, params: dict, catalog: dict[str, Model], relation: str,
     date_column: str, since: dt.date,
-) -> tuple[str, list]:
-    """A filter on the partitions that get rebuilt rows: those with input rows from `since` on.
+) -> tuple[str | None, list]:
+    """A query of the partitions that get rebuilt rows (those with input rows from `since` on) and
+    its arguments; None when every partition counts.
 
     A ticker that stopped trading years ago (a former index member) gets no rebuilt row, so its
     windows need no rows; counting it would pull every daily build back to its last rows. The
@@ -526,9 +538,8 @@ def _rebuilt_partitions(
             elif {part, model.date_column} <= _table_columns(conn, r):
                 inputs.append((r, model.date_column))
     if not inputs:
-        return "", []
-    union = " union ".join(f"select {part} from {r} where {d} >= ?" for r, d in inputs)
-    return f"and {part} in ({union})", [since] * len(inputs)
+        return None, []
+    return " union ".join(f"select {part} from {r} where {d} >= ?" for r, d in inputs), [since] * len(inputs)
 
 
 def _table_columns(conn: duckdb.DuckDBPyConnection, relation: str) -> set[str]:
