@@ -193,3 +193,23 @@ def test_freshness_reads_a_naive_now_as_utc_and_defaults_to_the_clock(conn):
     after = pd.Timestamp.now(tz="America/New_York")
     stamp = pd.Timestamp(now.counts["checked_at_new_york"].rsplit(" ", 1)[0]).tz_localize("America/New_York")
     assert before <= stamp <= after
+
+
+# A Monday; the NYSE sessions before it: Fri 2024-10-11, Thu 10-10, Wed 10-09, Tue 10-08, Mon 10-07.
+SCOPE = D(2024, 10, 14)
+
+
+@pytest.mark.parametrize(("look_back", "first_read"), [(0, SCOPE), (1, D(2024, 10, 11)), (5, D(2024, 10, 7))])
+def test_a_scoped_check_reads_exactly_its_look_back_sessions_before_the_scope(conn, look_back, first_read):
+    conn.execute("create table _days (trade_date date)")
+    conn.execute("insert into _days values (date '2024-01-02'), (date '2024-10-15')")
+    assert checks._read_from(conn, "_days", SCOPE, look_back) == first_read
+
+
+def test_a_scoped_check_reads_everything_when_the_look_back_reaches_the_first_row_or_none_is_stored(conn):
+    conn.execute("create table _days (trade_date date)")
+    assert checks._read_from(conn, "_days", SCOPE, 5) is None  # empty
+    conn.execute("insert into _days values (date '2024-10-07'), (date '2024-10-15')")
+    assert checks._read_from(conn, "_days", SCOPE, 5) is None  # the 5th session back is the first row
+    assert checks._read_from(conn, "_days", SCOPE, 4) == D(2024, 10, 8)
+    assert checks._read_from(conn, "_days", None, 5) is None  # not scoped

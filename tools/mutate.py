@@ -10,7 +10,7 @@ output so they can be killed with a test or explained there as equivalent.
     python -m tools.mutate                    # every module, scores recorded in MUTATION.md
     python -m tools.mutate --only price_file  # one module (its row of the table is updated)
     python -m tools.mutate --no-record        # print only
-    python -m tools.mutate --all              # models_planning too (hours: its tests build every model)
+    python -m tools.mutate --all              # the modules marked slow too (none at present)
 """
 
 from __future__ import annotations
@@ -67,14 +67,27 @@ MODULES: dict[str, Module] = {
     "valuation_files": Module("warehouse/sources/valuation_files.py",
                               ("tests/test_valuations_files.py", "tests/test_valuations_published.py",
                                "tests/test_reject_files.py")),
+    # tests/test_checks_prices_scope.py: the checks scoped to the latest load (`since`).
     "checks_prices": Module("warehouse/checks/prices.py",
-                            ("tests/test_checks_prices.py", "tests/test_reject_checks.py")),
+                            ("tests/test_checks_prices.py", "tests/test_reject_checks.py",
+                             "tests/test_checks_prices_scope.py")),
     "checks_quarantine": Module("warehouse/checks/quarantine.py", LOADER_TESTS, deselect=QUARANTINE_DAGSTER),
-    # The model runner's planning: what to rebuild and from which date. Parsing and building are
-    # covered by the equivalence tests of every model, which are too slow to run per mutant.
-    "models_planning": Module("warehouse/models.py", ("tests/test_incremental_models.py",),
-                              functions=("plan", "window_start", "input_relations", "in_build_order"),
-                              slow=True),
+    # The claims file's reader and loader. The scorecard's tests (tests/test_claims_figures.py,
+    # tests/test_claims_scorecard.py) load claims too, but build every claims model per test: only
+    # the tests of the file itself are selected.
+    "claims": Module("warehouse/claims.py",
+                     ("tests/test_claims_rules.py",
+                      *(f"tests/test_marts_regime_claims.py::{t}" for t in (
+                          "test_the_shipped_claims_file_loads", "test_a_bad_line_is_named_and_nothing_loads",
+                          "test_malformed_rows_are_refused_with_the_reason", "test_every_bad_line_is_reported_at_once",
+                          "test_a_wrong_header_is_refused")),
+                      "tests/test_claims_figures.py::test_every_metric_is_computed_by_its_family_model",
+                      "tests/test_changes.py::test_the_claims_record_a_whole_table_change_only_when_the_file_changed")),
+    # The model runner's planning: what to rebuild and from which date, against unit tests on
+    # hand-made tables. Parsing and building are covered by the equivalence tests of every model
+    # (tests/test_incremental_models.py), which are too slow to run per mutant.
+    "models_planning": Module("warehouse/models.py", ("tests/test_models_planning.py",),
+                              functions=("plan", "window_start", "input_relations", "in_build_order")),
 }
 
 STATUS = {1: "killed", 3: "killed", 0: "survived", 36: "timeout", 24: "timeout", -24: "timeout",
@@ -204,7 +217,7 @@ def record(results: list[dict]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", action="append", choices=sorted(MODULES), help="mutate only this module")
-    parser.add_argument("--all", action="store_true", help="the slow modules too (models_planning: hours)")
+    parser.add_argument("--all", action="store_true", help="the modules marked slow too (none at present)")
     parser.add_argument("--max-children", type=int, default=2, help="mutants run at once (default 2)")
     parser.add_argument("--no-record", action="store_true", help="do not write the scores into MUTATION.md")
     parser.add_argument("--keep", action="store_true", help="keep the scratch copies (to inspect mutants)")
