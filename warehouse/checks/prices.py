@@ -154,9 +154,10 @@ def integrity(
     rows = ([(ticker, *blank, text) for ticker, text in systemic] + rows)[:MAX_ROWS]
     total += len(systemic)
     counts["batches_mostly_rejected"] = sum(1 for ticker, _ in systemic if ticker is not None)
+    found = [f"{v} {k.replace('_', ' ')}" for k, v in counts.items() if v]
+    # the metadata's context, not problems: left out of the summary
     counts["rows_stored"] = int(stored)
     counts["checked_from"] = _checked_from(scope)
-    found = [f"{v} {k.replace('_', ' ')}" for k, v in counts.items() if v and k != "rows_stored"]
     if not total:
         summary = (
             f"{plural(int(stored), 'row')}, every key once, every row within the load rules, "
