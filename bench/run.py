@@ -134,7 +134,8 @@ def machine() -> str:
 def write_markdown(summary: dict, n: int, years: int, repeats: int, command: str, dagster_overhead: dict | None = None,
                    launched_runs: dict | None = None) -> str:
     load, r = summary["load"], summary["ratios"]
-    peak = max(summary[phase]["peak_rss_mb"] for phase in ORDER)
+    # The warehouse's own phases: polars (bench-only) and pandas hold whole tables in memory by design.
+    peak = max(summary[phase]["peak_rss_mb"] for phase in ORDER if phase not in ("yardstick", "pandas"))
     lines = [
         "# Benchmarks",
         "",
@@ -168,7 +169,7 @@ def write_markdown(summary: dict, n: int, years: int, repeats: int, command: str
             [f"| Launched runs (dg dev, GraphQL) on the default universe vs the same work alone at most 1.5x | {launched_runs['ratio']:.2f}x | {'yes' if launched_runs['met'] else 'no'} |"]
             if launched_runs else []
         ),
-        f"| peak memory under 6 GB | {peak / 1024:.2f} GB | {'yes' if peak < 6144 else 'no'} |",
+        f"| peak memory under 6 GB (the warehouse's phases: load, builds, updates) | {peak / 1024:.2f} GB | {'yes' if peak < 6144 else 'no'} |",
         "",
         "Heavy models: the SQL's full build (the floor's figure) against the same columns computed in polars "
         "(`bench/yardstick_polars.py`, checked equal on every row in the same run; median seconds). Reading "
