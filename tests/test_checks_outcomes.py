@@ -61,6 +61,7 @@ def test_integrity_on_an_empty_table_counts_nothing_and_names_the_table(conn):
     assert (out.name, out.passed, out.failing) == ("prices_integrity", False, 1)
     assert out.summary == "core.prices_daily is empty"
     assert out.rows == [(None,) * 8 + ("core.prices_daily is empty",)]
+    assert out.columns == [*BAR_COLUMNS, "problem"]
     assert out.counts == {**no_problem_counts(), "batches_mostly_rejected": 0, "rows_stored": 0,
                           "checked_from": "whole table"}
 
@@ -203,6 +204,7 @@ def test_outliers_name_the_jump_and_accept_it_when_listed(conn):
         listed = checks.outliers(conn, accepted=accepted)
         assert listed.passed and listed.counts["accepted_moves"] == len(accepted)
     assert not checks.outliers(conn, accepted=["SPY 2024-06-12", "IWM 2024-06-11"]).passed
+    assert checks.outliers(conn, accepted=["2024-06-11", "2024-06-12"]).passed
     # judged from the day after the jump, the jump is out of scope
     assert checks.outliers(conn, D(2024, 6, 13)).passed
     assert not checks.outliers(conn, D(2024, 6, 12)).passed
@@ -247,6 +249,14 @@ def test_freshness_lists_ten_lagging_tickers_and_keeps_twenty_rows(conn):
                            "T00, T01, T02, T03, T04, T05, T06, T07, T08, T09 ...")
     ten = checks.freshness(conn, tickers=tickers[:10], now=MONDAY_MORNING)
     assert ten.summary.endswith(": T00, T01, T02, T03, T04, T05, T06, T07, T08, T09")
+    eleven = checks.freshness(conn, tickers=tickers[:11], now=MONDAY_MORNING)
+    assert eleven.summary.endswith(": T00, T01, T02, T03, T04, T05, T06, T07, T08, T09 ...")
+
+
+def test_freshness_of_an_empty_table_names_every_wanted_ticker(conn):
+    out = checks.freshness(conn, tickers=["IWM"], now=MONDAY_MORNING)
+    assert (out.passed, out.rows) == (False, [("IWM", None, D(2024, 6, 14), None, "no rows stored")])
+    assert out.counts["latest_stored_session"] is None
 
 
 def rising(ticker: str) -> pd.DataFrame:
@@ -332,3 +342,29 @@ def test_adjustment_names_a_falling_factor_and_judges_it_from_since(conn):
     after = checks.adjustment(conn, D(2024, 6, 13))
     assert (after.passed, after.summary) == (True, "all 0 changes of adj_close / close are dividend- or split-shaped")
     assert after.counts == {"factor_changes": 0, "implausible_changes": 0, "checked_from": "2024-06-13"}
+
+
+def test_stale_bars_from_since_judge_only_the_runs_that_reach_it(conn):
+    # IWM repeats a bar June 3rd to 5th and again June 12th to 14th, changing in between
+    frame = bars("IWM")
+    closes = [100.0, 100.0, 100.0, 101.0, 102.0, 103.0, 104.0, 105.0, 105.0, 105.0]
+    for column in ("open", "high", "low", "close", "adj_close"):
+        frame[column] = closes
+    load_prices(conn, PriceBatch(frame), source="files", run_id="run-1", now=AFTER)
+    whole = checks.stale_bars(conn)
+    assert [(r[0], r[1], r[2], r[3]) for r in whole.rows] == [
+        ("IWM", D(2024, 6, 3), D(2024, 6, 5), 3), ("IWM", D(2024, 6, 12), D(2024, 6, 14), 3)]
+    assert whole.summary == "2 runs of an identical bar over 3+ sessions (4 repeated bars)"
+    scoped = checks.stale_bars(conn, D(2024, 6, 12))
+    assert scoped.rows == [("IWM", D(2024, 6, 12), D(2024, 6, 14), 3, 105.0, 105.0, 105.0, 105.0)]
+    assert scoped.summary == "1 run of an identical bar over 3+ sessions (2 repeated bars)"
+
+
+def test_integrity_names_a_null_key(conn):
+    load(conn, "IWM")
+    drop_primary_key(conn)  # the DDL's NOT NULL would refuse it
+    conn.execute("insert into core.prices_daily values (null, '2024-06-14', 100, 101, 99, 100, 100, 1e6, 'files', "
+                 "now())")
+    out = checks.integrity(conn)
+    assert [(r["ticker"], r["problem"]) for r in out.records()] == [(None, "NULL in the key")]
+    assert out.summary == "1 problem: 1 null key"

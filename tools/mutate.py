@@ -67,10 +67,11 @@ MODULES: dict[str, Module] = {
     "valuation_files": Module("warehouse/sources/valuation_files.py",
                               ("tests/test_valuations_files.py", "tests/test_valuations_published.py",
                                "tests/test_reject_files.py")),
-    # tests/test_checks_prices_scope.py: the checks scoped to the latest load (`since`).
+    # tests/test_checks_prices_scope.py: the checks scoped to the latest load (`since`);
+    # tests/test_checks_outcomes.py: each check's whole outcome (summary, columns, counts).
     "checks_prices": Module("warehouse/checks/prices.py",
                             ("tests/test_checks_prices.py", "tests/test_reject_checks.py",
-                             "tests/test_checks_prices_scope.py")),
+                             "tests/test_checks_prices_scope.py", "tests/test_checks_outcomes.py")),
     "checks_quarantine": Module("warehouse/checks/quarantine.py", LOADER_TESTS, deselect=QUARANTINE_DAGSTER),
     # The claims file's reader and loader. The scorecard's tests (tests/test_claims_figures.py,
     # tests/test_claims_scorecard.py) load claims too, but build every claims model per test: only
