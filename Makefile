@@ -52,7 +52,7 @@ sql: install  ## make sql Q="select ..." : query the read snapshot
 docs: install  ## regenerate docs/data-dictionary.md from the column docs
 	$(BIN)/python -m warehouse.dictionary
 
-bench: install  ## the benchmark at Russell-3000 size (about 10 minutes on 2 cores); rewrites BENCHMARKS.md
+bench: install  ## the benchmark at Russell-3000 size (about 42 minutes on 2 cores); rewrites BENCHMARKS.md
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
 	$(BIN)/python -m bench.run
 
